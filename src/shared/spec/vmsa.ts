@@ -1,0 +1,153 @@
+/**
+ * VMSA — the SEV-ES/SNP save area, SNP.md §5 (Linux arch/x86/include/asm/svm.h
+ * `struct sev_es_save_area`; offsets verified there by reproducing launch digests).
+ * 0x670 bytes at the start of a 4 KiB page (the rest of the page is zero).
+ * Segment registers are `{u16 selector, u16 attrib, u32 limit, u64 base}`.
+ */
+import { bytes, defineLayout, mbz, u8, u16, u32, u64f } from "./layout.js";
+
+export const VMSA_SIZE = 0x670;
+
+function seg<N extends string>(n: N, off: number) {
+  return [u16(`${n}_selector`, off), u16(`${n}_attrib`, off + 2), u32(`${n}_limit`, off + 4), u64f(`${n}_base`, off + 8)] as const;
+}
+
+export const VMSA = defineLayout({
+  name: "VMSA",
+  size: VMSA_SIZE,
+  source: "SNP.md §5; Linux struct sev_es_save_area",
+  fields: [
+    ...seg("es", 0x000),
+    ...seg("cs", 0x010),
+    ...seg("ss", 0x020),
+    ...seg("ds", 0x030),
+    ...seg("fs", 0x040),
+    ...seg("gs", 0x050),
+    ...seg("gdtr", 0x060),
+    ...seg("ldtr", 0x070),
+    ...seg("idtr", 0x080),
+    ...seg("tr", 0x090),
+    u64f("pl0_ssp", 0x0a0),
+    u64f("pl1_ssp", 0x0a8),
+    u64f("pl2_ssp", 0x0b0),
+    u64f("pl3_ssp", 0x0b8),
+    u64f("u_cet", 0x0c0),
+    mbz("reserved_0xc8", 0x0c8, 2),
+    u8("vmpl", 0x0ca),
+    u8("cpl", 0x0cb),
+    mbz("reserved_0xcc", 0x0cc, 4),
+    u64f("efer", 0x0d0),
+    mbz("reserved_0xd8", 0x0d8, 104),
+    u64f("xss", 0x140),
+    u64f("cr4", 0x148),
+    u64f("cr3", 0x150),
+    u64f("cr0", 0x158),
+    u64f("dr7", 0x160),
+    u64f("dr6", 0x168),
+    u64f("rflags", 0x170),
+    u64f("rip", 0x178),
+    u64f("dr0", 0x180),
+    u64f("dr1", 0x188),
+    u64f("dr2", 0x190),
+    u64f("dr3", 0x198),
+    u64f("dr0_addr_mask", 0x1a0),
+    u64f("dr1_addr_mask", 0x1a8),
+    u64f("dr2_addr_mask", 0x1b0),
+    u64f("dr3_addr_mask", 0x1b8),
+    mbz("reserved_0x1c0", 0x1c0, 24),
+    u64f("rsp", 0x1d8),
+    u64f("s_cet", 0x1e0),
+    u64f("ssp", 0x1e8),
+    u64f("isst_addr", 0x1f0),
+    u64f("rax", 0x1f8),
+    u64f("star", 0x200),
+    u64f("lstar", 0x208),
+    u64f("cstar", 0x210),
+    u64f("sfmask", 0x218),
+    u64f("kernel_gs_base", 0x220),
+    u64f("sysenter_cs", 0x228),
+    u64f("sysenter_esp", 0x230),
+    u64f("sysenter_eip", 0x238),
+    u64f("cr2", 0x240),
+    mbz("reserved_0x248", 0x248, 32),
+    u64f("g_pat", 0x268),
+    u64f("dbgctl", 0x270),
+    u64f("br_from", 0x278),
+    u64f("br_to", 0x280),
+    u64f("last_excp_from", 0x288),
+    u64f("last_excp_to", 0x290),
+    mbz("reserved_0x298", 0x298, 80),
+    u32("pkru", 0x2e8),
+    u32("tsc_aux", 0x2ec),
+    u64f("tsc_scale", 0x2f0),
+    u64f("tsc_offset", 0x2f8),
+    mbz("reserved_0x300", 0x300, 8),
+    u64f("rcx", 0x308),
+    u64f("rdx", 0x310),
+    u64f("rbx", 0x318),
+    mbz("reserved_0x320", 0x320, 8),
+    u64f("rbp", 0x328),
+    u64f("rsi", 0x330),
+    u64f("rdi", 0x338),
+    u64f("r8", 0x340),
+    u64f("r9", 0x348),
+    u64f("r10", 0x350),
+    u64f("r11", 0x358),
+    u64f("r12", 0x360),
+    u64f("r13", 0x368),
+    u64f("r14", 0x370),
+    u64f("r15", 0x378),
+    mbz("reserved_0x380", 0x380, 16),
+    u64f("guest_exit_info_1", 0x390),
+    u64f("guest_exit_info_2", 0x398),
+    u64f("guest_exit_int_info", 0x3a0),
+    u64f("guest_nrip", 0x3a8),
+    u64f("sev_features", 0x3b0),
+    u64f("vintr_ctrl", 0x3b8),
+    u64f("guest_exit_code", 0x3c0),
+    u64f("virtual_tom", 0x3c8),
+    u64f("tlb_id", 0x3d0),
+    u64f("pcpu_id", 0x3d8),
+    u64f("event_inj", 0x3e0),
+    u64f("xcr0", 0x3e8),
+    mbz("reserved_0x3f0", 0x3f0, 16),
+    u64f("x87_dp", 0x400),
+    u32("mxcsr", 0x408),
+    u16("x87_ftw", 0x40c),
+    u16("x87_fsw", 0x40e),
+    u16("x87_fcw", 0x410),
+    u16("x87_fop", 0x412),
+    u16("x87_ds", 0x414),
+    u16("x87_cs", 0x416),
+    u64f("x87_rip", 0x418),
+    bytes("fpreg_x87", 0x420, 80),
+    bytes("fpreg_xmm", 0x470, 256),
+    bytes("fpreg_ymm", 0x570, 256),
+  ],
+});
+
+export type VmsaFields = ReturnType<typeof VMSA.parse>;
+export type VmsaFieldName = (typeof VMSA.fields)[number]["name"];
+/** Names of the u64 fields (registers the agent reads and writes as bigints). */
+export type VmsaU64Name = Extract<(typeof VMSA.fields)[number], { type: "u64" }>["name"];
+
+/** SEV_FEATURES bits (SNP.md §5; = SEV_STATUS MSR >> 2). */
+export const SEV_FEATURES = {
+  SNP_ACTIVE: 1n << 0n,
+  VTOM: 1n << 1n,
+  REFLECT_VC: 1n << 2n,
+  RESTRICTED_INJECTION: 1n << 3n,
+  ALTERNATE_INJECTION: 1n << 4n,
+  DEBUG_SWAP: 1n << 5n,
+  PREVENT_HOST_IBS: 1n << 6n,
+  BTB_ISOLATION: 1n << 7n,
+  VMPL_SSS: 1n << 8n,
+  SECURE_TSC: 1n << 9n,
+  VMGEXIT_PARAMETER: 1n << 10n,
+  IBS_VIRTUALIZATION: 1n << 12n,
+  VMSA_REG_PROT: 1n << 14n,
+  SMT_PROTECTION: 1n << 15n,
+} as const;
+
+/** RFLAGS bits the model uses. */
+export const RFLAGS = { CF: 1n << 0n, FIXED1: 1n << 1n, TF: 1n << 8n, IF: 1n << 9n } as const;
