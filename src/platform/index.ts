@@ -1,0 +1,4 @@
+export type * from "./api.js";
+export { VMEXIT_INVALID, VMEXIT_INTR, VMEXIT_HLT, VMEXIT_SHUTDOWN } from "./api.js";
+export { CpuFault, HostPageFault, PlatformError } from "./fault.js";
+export type { PlatformErrorCode } from "./fault.js";
