@@ -6,3 +6,8 @@ export * from "./vmsa.js";
 export * from "./seven-launch.js";
 export * from "./seven-nic.js";
 export * from "./seven-hv.js";
+export * from "./attestation-report.js";
+export * from "./ecdsa-signature.js";
+export * from "./guest-policy.js";
+export * from "./signer-info.js";
+export * from "./tcb-version.js";
