@@ -11,3 +11,4 @@ export * from "./ecdsa-signature.js";
 export * from "./guest-policy.js";
 export * from "./signer-info.js";
 export * from "./tcb-version.js";
+export * from "./platform-info.js";
