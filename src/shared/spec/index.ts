@@ -12,3 +12,5 @@ export * from "./guest-policy.js";
 export * from "./signer-info.js";
 export * from "./tcb-version.js";
 export * from "./platform-info.js";
+export * from "./page-info.js";
+export * from "./qemu-vmsa.js";
