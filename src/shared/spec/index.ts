@@ -14,3 +14,4 @@ export * from "./tcb-version.js";
 export * from "./platform-info.js";
 export * from "./page-info.js";
 export * from "./qemu-vmsa.js";
+export * from "./id-block.js";
