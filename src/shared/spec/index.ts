@@ -15,3 +15,4 @@ export * from "./platform-info.js";
 export * from "./page-info.js";
 export * from "./qemu-vmsa.js";
 export * from "./id-block.js";
+export * from "./kds.js";
