@@ -1,0 +1,3 @@
+// VMI library core (src/client/vmi, src/client/arch): see src/client/vmi/README.md.
+export * from "./vmi/index.js";
+export * from "./arch/index.js";
