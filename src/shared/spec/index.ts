@@ -16,3 +16,6 @@ export * from "./page-info.js";
 export * from "./qemu-vmsa.js";
 export * from "./id-block.js";
 export * from "./kds.js";
+export * from "./msg-report.js";
+export * from "./guest-message.js";
+export * from "./secrets-page.js";
