@@ -19,3 +19,5 @@ export * from "./kds.js";
 export * from "./msg-report.js";
 export * from "./guest-message.js";
 export * from "./secrets-page.js";
+export * from "./ghcb.js";
+export * from "./ghcb-msr.js";
