@@ -1,0 +1,254 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Vmi } from "./vmi.js";
+import { SparseDriver } from "./testing/sparse-driver.js";
+import { PageTableBuilder } from "../arch/testing/page-tables.js";
+import { kva, pa, dtbVa, pidVa, ksym, ctxAdd, formatCtx } from "./access-context.js";
+import { PageFaultError, VmiError } from "./errors.js";
+import type { DriverEvent } from "./driver.js";
+
+const KBASE = 0xffffffff81000000n;
+
+/** Kernel VA pages KBASE+i*4K → frames in reverse order (so neighbours are never contiguous). */
+function world(caps: ConstructorParameters<typeof SparseDriver>[1] = {}) {
+  const d = new SparseDriver(1n << 32n, caps);
+  const pt = new PageTableBuilder(d);
+  for (let i = 0n; i < 16n; i++) pt.map(KBASE + i * 0x1000n, 0x800000n - i * 0x1000n);
+  return { d, pt };
+}
+
+async function rejects(p: Promise<unknown>, code: string): Promise<VmiError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof VmiError, String(e));
+    assert.equal(e.code, code);
+    return e;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+describe("Vmi read path", () => {
+  it("splits reads at page boundaries onto non-contiguous frames", async () => {
+    const { d, pt } = world();
+    d.poke(0x800ffcn, new Uint8Array([1, 2, 3, 4])); // end of page 0
+    d.poke(0x7ff000n, new Uint8Array([5, 6, 7, 8])); // start of page 1
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    assert.deepEqual(await vmi.read(kva(KBASE + 0xffcn), 8), new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
+    assert.equal(await vmi.translate(kva(KBASE + 0x1004n)), 0x7ff004n);
+    assert.deepEqual(await vmi.read(dtbVa(pt.root, KBASE + 0xffcn), 8), await vmi.read(kva(KBASE + 0xffcn), 8));
+  });
+
+  it("has typed readers: integers, pointers, arrays and bounded C strings across pages", async () => {
+    const { d, pt } = world();
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    d.poke(0x800000n, new Uint8Array([0xfe, 0xff, 0xff, 0xff, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11]));
+    assert.equal(await vmi.u8(kva(KBASE)), 0xfe);
+    assert.equal(await vmi.u16(kva(KBASE)), 0xfffe);
+    assert.equal(await vmi.u32(kva(KBASE)), 0xfffffffe);
+    assert.equal(await vmi.i32(kva(KBASE)), -2);
+    assert.equal(await vmi.u64(kva(KBASE + 4n)), 0x1122334455667788n);
+    assert.equal(await vmi.pointer(kva(KBASE + 4n)), 0x1122334455667788n);
+    assert.deepEqual(await vmi.u32Array(kva(KBASE), 2), [0xfffffffe, 0x55667788]);
+    assert.deepEqual(await vmi.u64Array(kva(KBASE + 4n), 1), [0x1122334455667788n]);
+    // "hello world" straddling pages 0 and 1.
+    const s = new TextEncoder().encode("hello world\0");
+    d.poke(0x800ffan, s.subarray(0, 6));
+    d.poke(0x7ff000n, s.subarray(6));
+    vmi.invalidate(); // memory changed behind the Vmi's back
+    assert.equal(await vmi.readCString(kva(KBASE + 0xffan)), "hello world");
+    assert.equal(await vmi.readCString(kva(KBASE + 0xffan), 5), "hello");
+    // A string ending just before an unmapped page still reads.
+    d.poke(0x7f2000n - 3n, new TextEncoder().encode("ok\0"));
+    vmi.invalidate();
+    assert.equal(await vmi.readCString(kva(KBASE + 0x10000n - 3n), 100), "ok");
+    // Without a NUL before the unmapped page: the fault.
+    d.poke(0x7f2000n - 3n, new TextEncoder().encode("abc"));
+    vmi.invalidate([0x7f1n]);
+    const e = await rejects(vmi.readCString(kva(KBASE + 0x10000n - 3n), 100), "PAGE_FAULT");
+    assert.equal((e as PageFaultError).va, KBASE + 0x10000n);
+  });
+
+  it("batches readMany: cold, one table read per level plus one data read; warm, no driver call", async () => {
+    const { d, pt } = world();
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    const reqs = Array.from({ length: 16 }, (_, i) => ({ ctx: kva(KBASE + BigInt(i) * 0x1000n + 0x10n), len: 16 }));
+    const before = d.count("readPhys");
+    const out = await vmi.readMany(reqs);
+    assert.equal(out.length, 16);
+    assert.equal(d.count("readPhys") - before, 5);
+    await vmi.readMany(reqs);
+    assert.equal(d.count("readPhys") - before, 5);
+  });
+
+  it("reports failures per request in readManySettled and throws the first in readMany", async () => {
+    const { d, pt } = world();
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    const rs = await vmi.readManySettled([
+      { ctx: kva(KBASE), len: 4 },
+      { ctx: kva(0xffffffff90000000n), len: 4 },
+      { ctx: pa((1n << 32n) - 2n), len: 4 },
+      { ctx: kva(KBASE), len: -1 },
+    ]);
+    assert.ok(rs[0] instanceof Uint8Array);
+    assert.ok(rs[1] instanceof PageFaultError);
+    assert.ok(rs[2] instanceof VmiError && rs[2].code === "INVALID_ADDRESS" && rs[2].details["address"] === 1n << 32n);
+    assert.ok(rs[3] instanceof VmiError && rs[3].code === "BAD_ARGUMENT");
+    await rejects(vmi.readMany([{ ctx: kva(KBASE), len: 4 }, { ctx: kva(0xffffffff90000000n), len: 4 }]), "PAGE_FAULT");
+    await rejects(vmi.read(kva((1n << 64n) - 2n), 4), "INVALID_ADDRESS");
+  });
+
+  it("resolves pid and ksym contexts through the hooks, once per name per batch", async () => {
+    const { d, pt } = world();
+    const user = new PageTableBuilder(d, 4, 0x2000000n);
+    user.map(0x400000n, 0x900000n);
+    d.poke(0x900010n, new Uint8Array([0xaa]));
+    d.poke(0x800020n, new Uint8Array([0xbb]));
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    await rejects(vmi.read(pidVa(1, 0x400010n), 1), "NO_RESOLVER");
+    await rejects(vmi.read(ksym("init_task"), 1), "NO_RESOLVER");
+    let pidCalls = 0;
+    let symCalls = 0;
+    vmi.setPidResolver(async (pid) => {
+      pidCalls++;
+      if (pid !== 42) throw new VmiError("RESOLVE_FAILED", "no such pid", { pid });
+      return user.root;
+    });
+    vmi.setSymbolResolver((s) => {
+      symCalls++;
+      if (s === "init_task") return KBASE;
+      throw new Error(`unknown symbol ${s}`);
+    });
+    const [a, b, c] = await vmi.readMany([
+      { ctx: pidVa(42, 0x400010n), len: 1 },
+      { ctx: pidVa(42, 0x400011n), len: 1 },
+      { ctx: ksym("init_task", 0x20n), len: 1 },
+    ]);
+    assert.deepEqual([a![0], b![0], c![0]], [0xaa, 0, 0xbb]);
+    assert.equal(pidCalls, 1);
+    assert.equal(await vmi.u8(ksym("init_task", 0x20n)), 0xbb);
+    assert.equal(symCalls, 2);
+    await rejects(vmi.read(pidVa(7, 0n), 1), "RESOLVE_FAILED");
+    const e = await rejects(vmi.read(ksym("nope"), 1), "RESOLVE_FAILED");
+    assert.equal(e.details["symbol"], "nope");
+    vmi.setKernelDtb(undefined);
+    await rejects(vmi.read(kva(KBASE), 1), "NO_KERNEL_DTB");
+  });
+
+  it("writes across pages and invalidates what it wrote (including translations)", async () => {
+    const { d, pt } = world();
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    assert.deepEqual(await vmi.read(kva(KBASE + 0xffen), 4), new Uint8Array(4));
+    await vmi.write(kva(KBASE + 0xffen), new Uint8Array([1, 2, 3, 4]));
+    assert.deepEqual(d.peek(0x800ffen, 2), new Uint8Array([1, 2]));
+    assert.deepEqual(d.peek(0x7ff000n, 2), new Uint8Array([3, 4]));
+    assert.deepEqual(await vmi.read(kva(KBASE + 0xffen), 4), new Uint8Array([1, 2, 3, 4]));
+    // Remap page 0 by writing its PTE through the Vmi: the next read follows the new mapping.
+    const pte = pt.entryAddress(KBASE, "PT");
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, pt.entry(0x7ff000n, {}), true);
+    await vmi.write(pa(pte), b);
+    assert.equal(await vmi.translate(kva(KBASE + 1n)), 0x7ff001n);
+    await rejects(vmi.write(pa(1n << 32n), new Uint8Array(1)), "INVALID_ADDRESS");
+  });
+
+  it("drops cached memory when the driver's invalidation sink is called", async () => {
+    const { d, pt } = world();
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    assert.equal(await vmi.u8(kva(KBASE)), 0);
+    d.poke(0x800000n, new Uint8Array([9]));
+    assert.equal(await vmi.u8(kva(KBASE)), 0, "cached");
+    d.sink!.invalidateFrames([0x800n]);
+    assert.equal(await vmi.u8(kva(KBASE)), 9);
+    d.poke(0x800000n, new Uint8Array([10]));
+    d.sink!.invalidateAll();
+    assert.equal(await vmi.u8(kva(KBASE)), 10);
+  });
+
+  it("caches a live driver only while paused; resume and events invalidate", async () => {
+    const { d, pt } = world({ live: true, pause: true, events: true });
+    let handler: ((e: DriverEvent) => void) | undefined;
+    Object.assign(d, {
+      pause: () => Promise.resolve(),
+      resume: () => Promise.resolve(),
+      subscribe: (h: (e: DriverEvent) => void) => {
+        handler = h;
+        return { dispose: () => (handler = undefined) };
+      },
+    });
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    assert.equal(vmi.caching, false);
+    await vmi.u8(kva(KBASE));
+    d.poke(0x800000n, new Uint8Array([1]));
+    assert.equal(await vmi.u8(kva(KBASE)), 1, "running: never stale");
+    await vmi.pause();
+    assert.equal(vmi.caching, true);
+    await vmi.u8(kva(KBASE));
+    d.poke(0x800000n, new Uint8Array([2]));
+    assert.equal(await vmi.u8(kva(KBASE)), 1, "paused: cached");
+    const seen: string[] = [];
+    const sub = vmi.onEvent((e) => seen.push(`${e.kind}:${vmi.cache.has(0x800n)}`));
+    handler!({ kind: "memory-access", changedFrames: [0x800n] });
+    assert.deepEqual(seen, ["memory-access:false"]);
+    assert.equal(await vmi.u8(kva(KBASE)), 2);
+    d.poke(0x800000n, new Uint8Array([3]));
+    await vmi.resume();
+    assert.equal(vmi.cache.size, 0);
+    assert.equal(await vmi.u8(kva(KBASE)), 3);
+    sub.dispose();
+    assert.equal(handler, undefined);
+  });
+
+  it("uses the driver's remote translation when it has one", async () => {
+    const { d, pt } = world({ translate: true });
+    d.remoteTranslate = (_dtb, va) =>
+      va >= KBASE && va < KBASE + 0x10000n
+        ? { va, pa: 0x800000n - (va - KBASE) + (va & 0xfffn), pageSize: 0x1000n, writable: true, user: false, nx: false }
+        : new PageFaultError({ va, dtb: _dtb, level: "PT", reason: "not-present", entry: 0n, entryAddress: 0n });
+    d.poke(0x7ff008n, new Uint8Array([0x42]));
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    const before = d.count("readPhys");
+    assert.equal(await vmi.u8(kva(KBASE + 0x1008n)), 0x42);
+    assert.equal(d.count("translate"), 1);
+    assert.equal(d.count("readPhys") - before, 1, "only the data read");
+    await rejects(vmi.read(kva(KBASE + 0x20000n), 1), "PAGE_FAULT");
+    const local = await Vmi.open(d, { kernelDtb: pt.root, walk: "local" });
+    assert.equal(await local.u8(kva(KBASE + 0x1008n)), 0x42);
+    assert.equal(d.count("translate"), 2);
+  });
+
+  it("sends virtual reads to readVirt when uncached and the driver walks remotely", async () => {
+    const { d, pt } = world({ translate: true, readVirt: true });
+    const asked: bigint[] = [];
+    Object.assign(d, {
+      readVirt: (dtb: bigint, ranges: readonly { va: bigint; len: number }[]) => {
+        d.calls.push({ op: "readVirt", count: ranges.length });
+        asked.push(dtb);
+        return Promise.resolve(ranges.map((r) => new Uint8Array(r.len).fill(Number(r.va & 0xffn))));
+      },
+    });
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root, cacheFrames: 0 });
+    const [a, b] = await vmi.readMany([{ ctx: kva(KBASE + 3n), len: 2 }, { ctx: kva(KBASE + 5n), len: 1 }]);
+    assert.deepEqual([a, b], [new Uint8Array([3, 3]), new Uint8Array([5])]);
+    assert.equal(d.count("readVirt"), 1);
+    assert.deepEqual(asked, [pt.root]);
+  });
+
+  it("says UNSUPPORTED for capabilities the driver lacks", async () => {
+    const { d, pt } = world({ write: false });
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    const e = await rejects(vmi.registers(0), "UNSUPPORTED");
+    assert.equal(e.details["capability"], "registers");
+    await rejects(vmi.write(kva(KBASE), new Uint8Array(1)), "UNSUPPORTED");
+    await rejects(vmi.pause(), "UNSUPPORTED");
+    assert.throws(() => vmi.onEvent(() => undefined), (x: unknown) => x instanceof VmiError && x.code === "UNSUPPORTED");
+    await assert.rejects(Vmi.open(d, { walk: "remote" }), (x: unknown) => x instanceof VmiError && x.code === "UNSUPPORTED");
+  });
+
+  it("moves and prints contexts", () => {
+    assert.deepEqual(ctxAdd(kva((1n << 64n) - 1n), 2), kva(1n));
+    assert.deepEqual(ctxAdd(ksym("init_task"), 0x10), ksym("init_task", 0x10n));
+    assert.equal(formatCtx(ksym("init_task", 0x10n)), "ksym:init_task+0x10");
+    assert.equal(formatCtx(pidVa(1, 0x400000n)), "pid(1):0x400000");
+  });
+});
