@@ -70,7 +70,7 @@ test("migration agent → MIGRATION_AGENT_ALLOWED unless allowed", () => {
 
 test("wrong measurement / report data / host data / ID digests → their own codes", () => {
   const ev = buildAttestation();
-  const good: AttestationPolicy = {
+  const good = {
     measurement: ev.fields.measurement,
     reportData: ev.fields.reportData,
     hostData: ev.fields.hostData,
@@ -78,10 +78,10 @@ test("wrong measurement / report data / host data / ID digests → their own cod
     familyId: ev.fields.familyId,
     imageId: ev.fields.imageId,
     chipId: ev.fields.chipId,
-  };
+  } satisfies AttestationPolicy;
   assert.deepEqual(failedCodes(checkAttestation(ev.input(), good).checks), []);
   const bad = (k: keyof typeof good): Uint8Array => {
-    const b = good[k]!.slice();
+    const b = good[k].slice();
     b[b.length - 1]! ^= 0x80;
     return b;
   };
@@ -204,7 +204,7 @@ test("non-zero reserved bytes → the parser's RESERVED_NONZERO (even when signe
   assert.deepEqual(failedCodes(r.checks), ["RESERVED_NONZERO"]);
   assert.equal(r.checks[0]?.error?.details["field"], "reserved_0x04c");
   assert.deepEqual(codes({ beforeSign: (raw) => void (raw[0x208] = 1) }), ["RESERVED_NONZERO"]);
-  assert.deepEqual(codes({ beforeSign: (raw) => void (raw[0x48] |= 0x20) }), ["SIGNER_INFO_RESERVED"]);
+  assert.deepEqual(codes({ beforeSign: (raw) => void (raw[0x48]! |= 0x20) }), ["SIGNER_INFO_RESERVED"]);
 });
 
 // ---- the chain ------------------------------------------------------------------------
