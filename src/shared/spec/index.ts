@@ -21,3 +21,4 @@ export * from "./guest-message.js";
 export * from "./secrets-page.js";
 export * from "./ghcb.js";
 export * from "./ghcb-msr.js";
+export * from "./paging-walk.js";
