@@ -44,10 +44,12 @@ export async function gunzipFile(path: string, opts: GunzipOptions = {}): Promis
   let buf = new Uint8Array(Math.max(1 << 20, Math.min(hint, total * 1032, maxBytes)));
   let len = 0;
   const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  let tooLarge = false;
   try {
     await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), gunzip, async (source: AsyncIterable<Buffer>) => {
       for await (const chunk of source) {
         if (len + chunk.length > maxBytes) {
+          tooLarge = true;
           throw new GzipDecodeError(path, "TOO_LARGE", `decompresses to more than ${maxBytes} bytes`, { maxBytes });
         }
         if (len + chunk.length > buf.length) {
@@ -61,6 +63,8 @@ export async function gunzipFile(path: string, opts: GunzipOptions = {}): Promis
       }
     });
   } catch (e) {
+    // The pipeline may report its own abort instead of the error that caused it.
+    if (tooLarge) throw new GzipDecodeError(path, "TOO_LARGE", `decompresses to more than ${maxBytes} bytes`, { maxBytes });
     if (e instanceof GzipDecodeError) throw e;
     const code = (e as { code?: unknown }).code;
     if (code === "Z_BUF_ERROR") {

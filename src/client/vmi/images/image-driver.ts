@@ -48,11 +48,11 @@ export class ImageDriver implements Driver {
     return this.source.name;
   }
 
-  info(): Promise<MachineInfo> {
-    return Promise.resolve(machineInfo(this.#vcpus.length, this.map.ranges));
+  async info(): Promise<MachineInfo> {
+    return machineInfo(this.#vcpus.length, this.map.ranges);
   }
 
-  readPhys(ranges: readonly PhysRange[]): Promise<ReadResult[]> {
+  async readPhys(ranges: readonly PhysRange[]): Promise<ReadResult[]> {
     this.#open();
     return this.map.read(ranges);
   }
@@ -63,19 +63,15 @@ export class ImageDriver implements Driver {
     return this.map.write(writes);
   }
 
-  getRegisters(vcpus?: readonly number[]): Promise<VcpuRegisters[]> {
+  async getRegisters(vcpus?: readonly number[]): Promise<VcpuRegisters[]> {
     this.#open();
-    if (this.#vcpus.length === 0) return Promise.reject(unsupported(this.name, "registers"));
-    if (vcpus === undefined) return Promise.resolve([...this.#vcpus]);
-    const out: VcpuRegisters[] = [];
-    for (const v of vcpus) {
+    if (this.#vcpus.length === 0) throw unsupported(this.name, "registers");
+    if (vcpus === undefined) return [...this.#vcpus];
+    return vcpus.map((v) => {
       const r = this.#vcpus[v];
-      if (!Number.isInteger(v) || r === undefined) {
-        return Promise.reject(badArgument("vcpu", `no vCPU ${v} (image has ${this.#vcpus.length})`, { vcpu: v }));
-      }
-      out.push(r);
-    }
-    return Promise.resolve(out);
+      if (!Number.isInteger(v) || r === undefined) throw badArgument("vcpu", `no vCPU ${v} (image has ${this.#vcpus.length})`, { vcpu: v });
+      return r;
+    });
   }
 
   /** Convenience: one vCPU's RegisterSet. */
