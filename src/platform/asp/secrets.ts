@@ -1,28 +1,14 @@
 /**
- * The secrets page the firmware writes at SNP_LAUNCH_UPDATE(SECRETS) — SNP.md §6.4 (Linux
- * `struct snp_secrets_page`). The firmware fills VERSION, IMIEN, FMS, GOSVW and VMPCK0–3;
- * the OS area, the VMSA tweak bitmap, the SVSM fields and TSC_FACTOR (SecureTSC only) are
- * left zero.
+ * The secrets page the firmware writes at SNP_LAUNCH_UPDATE(SECRETS) — SNP.md §6.4, layout
+ * in shared/spec secrets-page.ts. The firmware fills VERSION, IMIEN, FMS, GOSVW and
+ * VMPCK0–3; the OS area, the VMSA tweak bitmap, the SVSM fields and TSC_FACTOR (SecureTSC
+ * only) are left zero.
  *
  * VERSION 3 is what ABI 1.55 firmware writes [unverified: from memory of the ABI spec].
  */
-import { PAGE_SIZE } from "../../shared/base/index.js";
+import { SECRETS_PAGE, VMPCK_LEN } from "../../shared/spec/index.js";
 
 export const SECRETS_PAGE_VERSION = 3;
-export const VMPCK_SIZE = 32;
-export const GOSVW_SIZE = 16;
-
-/** Offsets in the secrets page (SNP.md §6.4). */
-export const SECRETS_OFFSET = {
-  VERSION: 0x00,
-  IMIEN: 0x04,
-  FMS: 0x08,
-  GOSVW: 0x10,
-  VMPCK: [0x20, 0x40, 0x60, 0x80],
-  OS_AREA: 0xa0,
-  VMSA_TWEAK_BITMAP: 0x100,
-  TSC_FACTOR: 0x160,
-} as const;
 
 export interface SecretsInput {
   /** CPUID Fn0000_0001_EAX of the part. */
@@ -33,14 +19,19 @@ export interface SecretsInput {
 }
 
 export function buildSecretsPage(s: SecretsInput): Uint8Array {
-  if (s.gosvw.length !== GOSVW_SIZE) throw new RangeError(`GOSVW must be ${GOSVW_SIZE} bytes`);
-  if (s.vmpck.length !== 4 || s.vmpck.some((k) => k.length !== VMPCK_SIZE)) throw new RangeError("need four 32-byte VMPCKs");
-  const page = new Uint8Array(PAGE_SIZE);
-  const dv = new DataView(page.buffer);
-  dv.setUint32(SECRETS_OFFSET.VERSION, SECRETS_PAGE_VERSION, true);
-  dv.setUint32(SECRETS_OFFSET.IMIEN, s.imiEnabled === true ? 1 : 0, true);
-  dv.setUint32(SECRETS_OFFSET.FMS, s.fms >>> 0, true);
-  page.set(s.gosvw, SECRETS_OFFSET.GOSVW);
-  s.vmpck.forEach((k, i) => page.set(k, SECRETS_OFFSET.VMPCK[i]!));
-  return page;
+  const [k0, k1, k2, k3] = s.vmpck;
+  if (k0 === undefined || k1 === undefined || k2 === undefined || k3 === undefined || s.vmpck.length !== 4) {
+    throw new RangeError("need four VMPCKs");
+  }
+  if (s.vmpck.some((k) => k.length !== VMPCK_LEN)) throw new RangeError(`VMPCKs are ${VMPCK_LEN} bytes`);
+  return SECRETS_PAGE.serialize({
+    version: SECRETS_PAGE_VERSION,
+    imien: s.imiEnabled === true ? 1 : 0,
+    fms: s.fms >>> 0,
+    gosvw: s.gosvw,
+    vmpck0: k0,
+    vmpck1: k1,
+    vmpck2: k2,
+    vmpck3: k3,
+  });
 }
