@@ -1,18 +1,19 @@
 /**
- * AMD KDS certificate extension OIDs (SNP.md §2.2). Temporary local table until
- * src/shared/spec/kds.ts lands; then this file re-exports from there.
+ * AMD KDS certificate extension OIDs (SNP.md §2.2), in the shape the client's readers
+ * use; the values come from the shared spec (src/shared/spec/kds.ts).
  */
-const P = "1.3.6.1.4.1.3704.1";
+import { AMD_OID_PREFIX, KDS_OID } from "../../shared/spec/index.js";
+
 export const AMD_OID = {
-  PREFIX: P,
-  STRUCT_VERSION: `${P}.1`,
-  PRODUCT_NAME: `${P}.2`,
-  BL_SPL: `${P}.3.1`,
-  TEE_SPL: `${P}.3.2`,
-  SNP_SPL: `${P}.3.3`,
-  UCODE_SPL: `${P}.3.8`,
-  FMC_SPL: `${P}.3.9`,
-  RESERVED_SPLS: { spl4: `${P}.3.4`, spl5: `${P}.3.5`, spl6: `${P}.3.6`, spl7: `${P}.3.7` },
-  HW_ID: `${P}.4`,
-  CSP_ID: `${P}.5`,
+  PREFIX: AMD_OID_PREFIX,
+  STRUCT_VERSION: KDS_OID.STRUCT_VERSION,
+  PRODUCT_NAME: KDS_OID.PRODUCT_NAME,
+  BL_SPL: KDS_OID.BL_SPL,
+  TEE_SPL: KDS_OID.TEE_SPL,
+  SNP_SPL: KDS_OID.SNP_SPL,
+  UCODE_SPL: KDS_OID.UCODE_SPL,
+  FMC_SPL: KDS_OID.FMC_SPL,
+  RESERVED_SPLS: { spl4: KDS_OID.SPL_4, spl5: KDS_OID.SPL_5, spl6: KDS_OID.SPL_6, spl7: KDS_OID.SPL_7 },
+  HW_ID: KDS_OID.HW_ID,
+  CSP_ID: KDS_OID.CSP_ID,
 } as const;

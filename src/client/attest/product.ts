@@ -3,7 +3,7 @@
  * on old certificates (product + stepping) and "Milan", "Genoa", "Turin" on newer ones
  * (SNP.md §2.2, §9); both name the same chain.
  */
-import { SNP_PRODUCTS, type SnpProduct } from "../../shared/spec/index.js";
+import { productFromName as specProductFromName, SNP_PRODUCTS, type SnpProduct } from "../../shared/spec/index.js";
 
 export type { SnpProduct };
 export const KNOWN_PRODUCTS: readonly SnpProduct[] = SNP_PRODUCTS;
@@ -11,15 +11,15 @@ export const KNOWN_PRODUCTS: readonly SnpProduct[] = SNP_PRODUCTS;
 /** AMD's spelling, as in KDS URLs and certificate names ("Milan"). */
 export const PRODUCT_DISPLAY: Readonly<Record<SnpProduct, string>> = { milan: "Milan", genoa: "Genoa", turin: "Turin" };
 
-/** "Milan-B0" → "milan", "Genoa" → "genoa"; undefined for anything else. */
+/** A certificate productName ("Milan-B0" → "milan", "Genoa" → "genoa"); exact, as AMD writes it. */
 export function productFromName(name: string): SnpProduct | undefined {
-  const m = /^([A-Za-z]+)(?:-[A-Za-z][0-9])?$/.exec(name.trim());
+  return specProductFromName(name);
+}
+
+/** A user-supplied product, any case ("milan", "Milan", "GENOA", "Milan-B0"). */
+export function parseProduct(s: string): SnpProduct | undefined {
+  const m = /^([A-Za-z]+)(?:-[A-Za-z][0-9])?$/.exec(s.trim());
   if (!m) return undefined;
   const p = m[1]!.toLowerCase();
   return (KNOWN_PRODUCTS as readonly string[]).includes(p) ? (p as SnpProduct) : undefined;
-}
-
-/** Parses a user-supplied product ("milan", "Milan", "Milan-B0"). */
-export function parseProduct(s: string): SnpProduct | undefined {
-  return productFromName(s);
 }
