@@ -77,27 +77,21 @@ export class SegmentMap {
   }
 
   async read(ranges: readonly PhysRange[]): Promise<ReadResult[]> {
-    const results: ReadResult[] = [];
-    for (const r of ranges) {
-      const ps = this.pieces(r);
-      if (!Array.isArray(ps)) {
-        results.push(ps);
-        continue;
-      }
-      if (ps.length === 1 && ps[0]![0] >= 0) {
-        const [off, n] = ps[0]!;
-        results.push(await readSource(this.#source, off, n));
-        continue;
-      }
-      const out = new Uint8Array(r.len);
-      let o = 0;
-      for (const [off, n] of ps) {
-        if (off >= 0) out.set(await readSource(this.#source, off, n), o);
-        o += n;
-      }
-      results.push(out);
+    // File reads of a batch run concurrently; in-memory reads are synchronous anyway.
+    return Promise.all(ranges.map((r) => this.#readOne(r)));
+  }
+
+  async #readOne(r: PhysRange): Promise<ReadResult> {
+    const ps = this.pieces(r);
+    if (!Array.isArray(ps)) return ps;
+    if (ps.length === 1 && ps[0]![0] >= 0) return readSource(this.#source, ps[0]![0], ps[0]![1]);
+    const out = new Uint8Array(r.len);
+    let o = 0;
+    for (const [off, n] of ps) {
+      if (off >= 0) out.set(await readSource(this.#source, off, n), o);
+      o += n;
     }
-    return results;
+    return out;
   }
 
   /** Writes into the source (in-memory sources only); zero-fill tails cannot be written. */
