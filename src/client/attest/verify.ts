@@ -25,13 +25,13 @@ export interface VerifyInput {
   /** The VCEK or VLEK certificate (DER or PEM). */
   readonly certificate: CertInput;
   /** ASK/ASVK (and optionally ARK) as DER or a PEM bundle; default: the built-in chain. */
-  readonly chain?: CertInput | readonly CertInput[];
+  readonly chain?: CertInput | readonly CertInput[] | undefined;
   /** Default: from the certificate's productName. */
-  readonly product?: SnpProduct;
+  readonly product?: SnpProduct | undefined;
   /** Extra roots to trust (e.g. the simulator's ARK). Never added to the built-ins. */
-  readonly trustRoots?: readonly CertInput[];
+  readonly trustRoots?: readonly CertInput[] | undefined;
   /** Time for the validity periods (default: the system clock). */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
 }
 
 export interface VerifyResult {
