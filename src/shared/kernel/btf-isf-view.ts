@@ -41,6 +41,7 @@ import {
   type BtfComposite,
   type BtfEnum,
 } from "./btf-format.js";
+import { descNames, KNOWN_SYMBOL_TYPES } from "./known-symbols.js";
 import { anonymousFieldName, dict, hasKey, type IsfBaseType, type IsfEnum, type IsfField, type IsfTypeDesc, type IsfUserType } from "./isf-types.js";
 
 /** Decides whether a named user type / enum is part of the output (generator's --types). */
@@ -427,6 +428,26 @@ export class BtfIsfView {
   isFunction(name: string): boolean {
     this.varType("");
     return this.#funcNames!.has(name);
+  }
+
+  /**
+   * The ISF type of a global symbol: a BTF variable's type, "function" for a BTF function,
+   * else the declared type of a well-known global (known-symbols.ts) when every type it
+   * names exists (and is kept). undefined when unknown, or when a variable's type embeds
+   * a type `keep` leaves out.
+   */
+  symbolType(name: string, keep?: KeepPredicate): IsfTypeDesc | undefined {
+    const v = this.varType(name);
+    if (v !== undefined) return this.describe(v, keep) ?? undefined;
+    if (this.isFunction(name)) return { kind: "function" };
+    const known = KNOWN_SYMBOL_TYPES.get(name);
+    if (known === undefined) return undefined;
+    const names = descNames(known);
+    const bases = this.baseTypes();
+    if (!names.bases.every((b) => hasKey(bases, b))) return undefined;
+    if (!names.users.every((u) => this.userTypeId(u) !== undefined && (keep === undefined || keep("user", u)))) return undefined;
+    if (!names.enums.every((e) => this.enumId(e) !== undefined && (keep === undefined || keep("enum", e)))) return undefined;
+    return known;
   }
 }
 

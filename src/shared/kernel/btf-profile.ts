@@ -73,11 +73,7 @@ class BtfSource implements TypeSource {
     if (this.#symTypes.has(name)) return this.#symTypes.get(name);
     let t: IsfTypeDesc | undefined;
     if (name === "linux_banner" && this.banner !== undefined) t = bannerType(this.banner);
-    else {
-      const v = this.view.varType(name);
-      if (v !== undefined) t = this.view.describe(v) ?? undefined;
-      else if (this.view.isFunction(name)) t = { kind: "function" };
-    }
+    else t = this.view.symbolType(name);
     this.#symTypes.set(name, t);
     return t;
   }

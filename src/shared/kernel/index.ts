@@ -27,3 +27,15 @@ export {
   type GenerateIsfFilesOptions,
   type GenerateIsfFilesResult,
 } from "./isf-files.js";
+export { FORENSICS_PROFILE_TYPES } from "./profile-types.js";
+export { KNOWN_SYMBOL_TYPES } from "./known-symbols.js";
+export {
+  resolveMembers,
+  resolveOffsets,
+  resolveSymbols,
+  type OffsetSpec,
+  type ResolvedMembers,
+  type ResolvedOffsets,
+  type ResolvedSymbols,
+  type MissingMember,
+} from "./offsets.js";

@@ -9,9 +9,10 @@
  * - enums: always all of them (they are small, and constants such as maple_type are
  *   needed without any kept struct mentioning the enum).
  * - symbols: every kernel-image name of System.map with its address (one per name, see
- *   system-map.ts); `type` where BTF knows it — per-cpu variables (BTF VAR), functions
- *   (BTF FUNC, kind "function") and linux_banner (char array) — and omitted otherwise, or
- *   when the variable's type embeds a type left out by `types`. linux_banner gets its
+ *   system-map.ts); `type` where known — per-cpu variables (BTF VAR), functions (BTF FUNC,
+ *   kind "function"), well-known globals such as init_task (known-symbols.ts) and
+ *   linux_banner (char array) — and omitted otherwise, or when the type embeds a type
+ *   left out by `types`. linux_banner gets its
  *   `constant_data` (base64 of the text and its NUL) when the banner text is supplied:
  *   neither BTF nor System.map holds it (dwarf2json reads it from vmlinux's .rodata).
  * - metadata: format, producer, and under "linux" the System.map (kind "system-map") and
@@ -88,11 +89,7 @@ export function generateIsf(btf: Btf, systemMap: SystemMap, options: GenerateIsf
       const withNul = new Uint8Array(text.length + 1);
       withNul.set(text);
       constant_data = Buffer.from(withNul).toString("base64");
-    } else {
-      const v = view.varType(name);
-      if (v !== undefined) type = view.describe(v, keep) ?? undefined;
-      else if (view.isFunction(name)) type = { kind: "function" };
-    }
+    } else type = view.symbolType(name, keep);
     const sym: IsfSymbol = { address, ...(type !== undefined ? { type } : {}), ...(constant_data !== undefined ? { constant_data } : {}) };
     symbols[name] = sym;
     symbolCount++;

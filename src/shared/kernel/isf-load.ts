@@ -10,7 +10,7 @@ import { hasKey, type IsfBaseType, type IsfDocument, type IsfEnum, type IsfTypeD
 import { validateIsf } from "./isf-validate.js";
 import { parseJson } from "./json.js";
 import { KernelProfile, type Profile, type TypeSource } from "./profile.js";
-import { SymbolIndex } from "./symbol-index.js";
+import { SymbolIndex, type SymbolTable } from "./symbol-index.js";
 
 export interface DecodeIsfOptions {
   /** Largest JSON text accepted, after decompression (default 512 MiB). */
@@ -61,6 +61,25 @@ function banner(doc: IsfDocument): string | undefined {
   return new TextDecoder("utf-8", { fatal: false }).decode(nul < 0 ? bytes : bytes.subarray(0, nul));
 }
 
+/** The document's symbols as a name → bigint table, converting on access (no copy). */
+class IsfSymbolTable implements SymbolTable {
+  readonly #symbols: IsfDocument["symbols"];
+  readonly size: number;
+  constructor(symbols: IsfDocument["symbols"]) {
+    this.#symbols = symbols;
+    this.size = Object.keys(symbols).length;
+  }
+  get(name: string): bigint | undefined {
+    return hasKey(this.#symbols, name) ? BigInt(this.#symbols[name]!.address) : undefined;
+  }
+  keys(): IterableIterator<string> {
+    return Object.keys(this.#symbols)[Symbol.iterator]();
+  }
+  *entries(): IterableIterator<[string, bigint]> {
+    for (const n of Object.keys(this.#symbols)) yield [n, BigInt(this.#symbols[n]!.address)];
+  }
+}
+
 class IsfSource implements TypeSource {
   readonly kind = "isf" as const;
   readonly doc: IsfDocument;
@@ -69,9 +88,7 @@ class IsfSource implements TypeSource {
 
   constructor(doc: IsfDocument) {
     this.doc = doc;
-    const m = new Map<string, bigint>();
-    for (const [n, s] of Object.entries(doc.symbols)) m.set(n, s.address);
-    this.symbols = new SymbolIndex(m);
+    this.symbols = new SymbolIndex(new IsfSymbolTable(doc.symbols));
     this.banner = banner(doc);
   }
 

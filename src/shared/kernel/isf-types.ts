@@ -4,8 +4,9 @@
  * field, type_descriptor, element_enum, element_symbol, element_metadata) and the output
  * of volatilityfoundation/dwarf2json. Keys keep the JSON spelling (bit_position, ...).
  *
- * Name-keyed collections are null-prototype records (see `dict`), so names such as
- * "__proto__" or "constructor" taken from untrusted input are plain keys.
+ * Name-keyed collections hold untrusted names ("constructor", "__proto__", ...): read them
+ * only after an own-property test (`hasKey`), never by plain indexing alone. Collections
+ * this project builds are null-prototype records (`dict`).
  */
 
 export type IsfTypeDesc =
@@ -54,7 +55,8 @@ export interface IsfEnum {
 }
 
 export interface IsfSymbol {
-  readonly address: bigint;
+  /** An integer in [0, 2^64): a bigint, or a number when it is a safe integer. */
+  readonly address: bigint | number;
   readonly type?: IsfTypeDesc;
   /** base64 of the bytes at the symbol (Linux: the linux_banner string, with its NUL). */
   readonly constant_data?: string;

@@ -3,10 +3,12 @@
  *
  * `parseJson` is a strict RFC 8259 parser for untrusted text that keeps integers exact:
  * ISF symbol addresses such as 18446744071578845184 do not fit a double, so an integer
- * literal outside ±(2^53−1) becomes a bigint (others stay numbers). Objects become
- * null-prototype records; duplicate keys, nesting deeper than `maxDepth`, and any syntax
- * error raise `DecodeError` (code JSON_SYNTAX / JSON_DUPLICATE_KEY / JSON_TOO_DEEP) with
- * the byte position.
+ * literal outside ±(2^53−1) becomes a bigint (others stay numbers). Objects are plain
+ * objects (fast to build); a "__proto__" key becomes an ordinary own property, and since
+ * names such as "constructor" are inherited, readers must test keys with own-property
+ * checks (isf-types.ts `hasKey`). Duplicate keys, nesting deeper than `maxDepth`, and any
+ * syntax error raise `DecodeError` (code JSON_SYNTAX / JSON_DUPLICATE_KEY /
+ * JSON_TOO_DEEP) with the position.
  *
  * `stringifyJson` writes deterministic JSON: object keys sorted (code-unit order, which
  * is byte order for ASCII keys), bigints as integer literals, and one entry per line for
@@ -87,25 +89,39 @@ class Parser {
   object(depth: number): JsonObject {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`, "JSON_TOO_DEEP");
     this.pos++; // {
-    const out = Object.create(null) as JsonObject;
+    const out: JsonObject = {};
     this.ws();
     if (this.s.charCodeAt(this.pos) === 0x7d) {
       this.pos++;
       return out;
     }
+    // Duplicate keys: a linear scan while the object is small, a Set once it grows.
+    const small: string[] = [];
+    let seen: Set<string> | undefined;
     for (;;) {
       this.ws();
       if (this.s.charCodeAt(this.pos) !== 0x22) this.fail("expected a string key");
       const keyPos = this.pos;
       const key = this.string();
-      if (Object.prototype.hasOwnProperty.call(out, key)) {
+      let dup: boolean;
+      if (seen !== undefined) {
+        dup = seen.has(key);
+        seen.add(key);
+      } else {
+        dup = small.includes(key);
+        small.push(key);
+        if (small.length > 16) seen = new Set(small);
+      }
+      if (dup) {
         this.pos = keyPos;
         this.fail(`duplicate key ${JSON.stringify(key.slice(0, 80))}`, "JSON_DUPLICATE_KEY");
       }
       this.ws();
       if (this.s.charCodeAt(this.pos) !== 0x3a) this.fail("expected ':'");
       this.pos++;
-      out[key] = this.value(depth);
+      const v = this.value(depth);
+      if (key === "__proto__") Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+      else out[key] = v;
       this.ws();
       const c = this.s.charCodeAt(this.pos);
       if (c === 0x2c) {

@@ -29,13 +29,20 @@ export function preferredAlias(a: string, b: string): boolean {
   return a < b;
 }
 
+/** One address per name (the provider resolves duplicates). A Map qualifies. */
+export interface SymbolTable {
+  get(name: string): bigint | undefined;
+  keys(): IterableIterator<string>;
+  entries(): IterableIterator<[string, bigint]>;
+  readonly size: number;
+}
+
 export class SymbolIndex {
-  readonly #byName: ReadonlyMap<string, bigint>;
+  readonly #byName: SymbolTable;
   #sortedAddrs: BigUint64Array | undefined;
   #sortedNames: string[] | undefined;
 
-  /** `byName` has one address per name (the caller resolves duplicates). */
-  constructor(byName: ReadonlyMap<string, bigint>) {
+  constructor(byName: SymbolTable) {
     this.#byName = byName;
   }
 
@@ -76,7 +83,7 @@ export class SymbolIndex {
     if (this.#sortedAddrs !== undefined) return;
     // One name per distinct address, chosen by preferredAlias.
     const best = new Map<bigint, string>();
-    for (const [name, addr] of this.#byName) {
+    for (const [name, addr] of this.#byName.entries()) {
       const cur = best.get(addr);
       if (cur === undefined || preferredAlias(name, cur)) best.set(addr, name);
     }
