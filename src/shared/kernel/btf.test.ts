@@ -83,8 +83,8 @@ test("real vmlinux BTF: individual types match bpftool's raw dump", () => {
   assert.deepEqual(b.type(10), { kind: "array", id: 10, name: "", elemType: 7, indexType: 28, nelems: 2 });
   // [3762] ENUM64 '(anon)' encoding=UNSIGNED size=8 vlen=11, 'PERF_TXN_ELISION' val=1ULL
   const e64 = b.type(3762);
-  assert.equal(e64.kind, "enum64");
-  assert.deepEqual((e64 as { values: unknown[] }).values[0], { name: "PERF_TXN_ELISION", value: 1n });
+  assert.ok(e64.kind === "enum64");
+  assert.deepEqual(e64.values[0], { name: "PERF_TXN_ELISION", value: 1n });
   // [1036] FWD 'assoc_array_ptr' fwd_kind=struct
   assert.deepEqual(b.type(1036), { kind: "fwd", id: 1036, name: "assoc_array_ptr", fwdKind: "struct" });
   // [2] FUNC 'verify_cpu' type_id=1 linkage=static; [1] FUNC_PROTO ret_type_id=0 vlen=0
@@ -94,10 +94,10 @@ test("real vmlinux BTF: individual types match bpftool's raw dump", () => {
   assert.deepEqual(b.type(5146), { kind: "var", id: 5146, name: "current_task", type: 192, linkage: 1 });
   // [100750] DATASEC '.data..percpu' size=213252 vlen=380; current_task at offset 129920
   const ds = b.type(100750);
-  assert.equal(ds.kind, "datasec");
-  assert.equal((ds as { size: number }).size, 213252);
+  assert.ok(ds.kind === "datasec");
+  assert.equal(ds.size, 213252);
   assert.deepEqual(
-    (ds as { vars: { type: number }[] }).vars.find((v) => v.type === 5146),
+    ds.vars.find((v) => v.type === 5146),
     { type: 5146, offset: 129920, size: 8 },
   );
   // [40046] RESTRICT type_id=11; [9] VOLATILE type_id=8; [8] CONST type_id=7
