@@ -11,7 +11,6 @@
  */
 import { createHash } from "node:crypto";
 import type { KeyObject } from "node:crypto";
-import { concatBytes } from "../../shared/base/index.js";
 import { amdDn } from "../../shared/spec/index.js";
 import { derBitString, derOctetString, derOid, derTime, derUint, explicit, rsaPssSha384AlgorithmId, seq, tlv } from "./der.js";
 import { sec1 } from "./ecdsa-p384.js";
@@ -47,14 +46,18 @@ export function extension(oid: string, critical: boolean, value: Uint8Array): Ui
 
 export const KEY_USAGE = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 } as const;
 
-/** keyUsage (critical) as a minimal named-bit BIT STRING. */
+/**
+ * keyUsage (critical): one byte of named bits (digitalSignature … cRLSign, bits 0–6) with the
+ * unused-bits count 1, exactly as AMD encodes it (their ASK's certSign-only value is
+ * 03 02 01 04, not the minimal 03 02 02 04).
+ */
 export function keyUsageExtension(bits: readonly number[]): Uint8Array {
-  const top = Math.max(...bits);
-  const nbytes = Math.floor(top / 8) + 1;
-  const b = new Uint8Array(nbytes);
-  for (const bit of bits) b[bit >> 3]! |= 0x80 >> (bit & 7);
-  const unused = 8 * nbytes - 1 - top;
-  return extension("2.5.29.15", true, tlv(0x03, concatBytes(new Uint8Array([unused]), b)));
+  let b = 0;
+  for (const bit of bits) {
+    if (!Number.isInteger(bit) || bit < 0 || bit > 6) throw new RangeError(`keyUsage bit ${bit} is outside 0–6`);
+    b |= 0x80 >> bit;
+  }
+  return extension("2.5.29.15", true, new Uint8Array([0x03, 0x02, 0x01, b]));
 }
 
 /** basicConstraints (critical) CA:TRUE [, pathlen]. */

@@ -4,7 +4,7 @@
  * `createSecureProcessor` (index.ts) from the machine's `AspHardware` seam and an `AspConfig`.
  *
  * Determinism: at construction the ASP draws a 32-byte chip seed from a fork of `cfg.rng`
- * ("asp/chip"); the ARK, ASK, VCEKs and CHIP_ID derive from it. The guest's VMPCKs and
+ * ("asp/chip/<product>"); the ARK, ASK, VCEKs and CHIP_ID derive from it. The guest's VMPCKs and
  * REPORT_ID come from the fork "asp/guest" at LAUNCH_START. The certificates' validity starts
  * at `cfg.clock.now()` read once at construction. Forks do not move `cfg.rng`, so other
  * consumers of the same rng see the same numbers whether or not an ASP exists.
@@ -56,7 +56,7 @@ export class SecureProcessor implements AspPort {
     const version = cfg.reportVersion ?? 3;
     if (!isSupportedReportVersion(version)) throw new PlatformError("BAD_ARGUMENT", `report version ${String(version)} is not 2, 3 or 5`);
     this.#version = version;
-    this.#chipSeed = cfg.rng.fork("asp/chip").bytes(32);
+    this.#chipSeed = cfg.rng.fork(`asp/chip/${cfg.product}`).bytes(32);
     this.#issuedAtMs = cfg.clock.now();
     this.#kds = new SimulatedKds(cfg.product, new SeededRng(this.#chipSeed), this.#issuedAtMs);
     this.#chipId = this.#deriveChipId();
