@@ -2,11 +2,13 @@
  * Deterministic RSA-4096 keys for the simulated ARK and ASK.
  *
  * Node cannot generate an RSA key from a seed, so the key is built by hand:
- *  1. candidates for p and q are 2048-bit integers read from the SeededRng (top two bits set so
- *     that n = p·q has exactly 4096 bits, low bit set), one fresh draw per candidate;
- *  2. a candidate with p ≡ 1 (mod 65537) is skipped (e = 65537 must be invertible mod p−1);
- *     the rest are tested with node:crypto `checkPrimeSync` (OpenSSL's trial division +
- *     Miller–Rabin, with OpenSSL's default round count for the size);
+ *  1. for each prime, a 2048-bit starting point is read from the SeededRng (top two bits set
+ *     so that n = p·q has exactly 4096 bits, low bit set);
+ *  2. the odd numbers start, start+2, … (a window of 8192) are sieved with the first 2048 odd
+ *     primes, and those with p ≡ 1 (mod 65537) are skipped (e = 65537 must be invertible
+ *     mod p−1); the survivors are tested in order with node:crypto `checkPrimeSync`
+ *     (OpenSSL's Miller–Rabin with its default round count); the first that passes is the
+ *     prime (no prime in the window: draw a new start);
  *  3. n = p·q, d = e⁻¹ mod lcm(p−1, q−1), and the CRT values dp, dq, qi make a JWK that
  *     `createPrivateKey` imports.
  * The same stream gives the same primes, so the same seed gives the same key.
@@ -14,10 +16,10 @@
  * Generation takes on the order of a second per key, so keys are cached: in memory for the
  * life of the process, and on disk under `os.tmpdir()/00seven-asp-keys/` in a file named by
  * the SHA-256 of the first 32 bytes of the candidate stream (a fingerprint of the seed that
- * does not reveal it). A cached file is re-checked (sizes, primality) before use; anything
- * wrong with it means "regenerate". `SEVEN_ASP_KEY_CACHE=0` disables the disk cache.
+ * does not reveal it). A cached file is re-checked (sizes, a sign/verify round trip) before
+ * use; anything wrong with it means "regenerate". `SEVEN_ASP_KEY_CACHE=0` disables the disk cache.
  */
-import { checkPrimeSync, createHash, createPrivateKey, createPublicKey } from "node:crypto";
+import { checkPrimeSync, createHash, createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -47,14 +49,14 @@ export interface RsaKeygenOptions {
 export interface RsaKeygenStats {
   /** Where the key came from. */
   readonly source: "memory" | "disk" | "generated";
-  /** Prime candidates drawn (generated keys only). */
+  /** Odd numbers examined by the sieve (generated keys only). */
   readonly candidates: number;
   /** Candidates given to checkPrimeSync. */
   readonly primalityTests: number;
 }
 
 const memory = new Map<string, RsaKeyPair>();
-const CACHE_FORMAT = "rsa4096-v1";
+const CACHE_FORMAT = "rsa4096-sieve-v2";
 
 /** The cache key of the stream: SHA-256 of its first 32 bytes (taken from a fork, so `rng` does not move). */
 export function rsaSeedFingerprint(rng: SeededRng): string {
@@ -73,11 +75,10 @@ export function deterministicRsaKey(rng: SeededRng, opts: RsaKeygenOptions = {})
   const dir = opts.cacheDir ?? join(tmpdir(), "00seven-asp-keys");
   const diskOn = useCache && process.env.SEVEN_ASP_KEY_CACHE !== "0";
   if (diskOn) {
-    const primes = readCached(join(dir, `${fp}.json`));
-    if (primes !== undefined) {
-      const key = buildKey(primes.p, primes.q);
-      memory.set(fp, key);
-      return { key, stats: { source: "disk", candidates: 0, primalityTests: 0 } };
+    const cached = readCached(join(dir, `${fp}.json`));
+    if (cached !== undefined) {
+      memory.set(fp, cached.key);
+      return { key: cached.key, stats: { source: "disk", candidates: 0, primalityTests: 0 } };
     }
   }
   const stream = rng.fork("primes");
@@ -91,16 +92,48 @@ export function deterministicRsaKey(rng: SeededRng, opts: RsaKeygenOptions = {})
   return { key, stats: { source: "generated", ...counters } };
 }
 
+/** The first 2048 odd primes, for the sieve. */
+const SIEVE_PRIMES: readonly number[] = (() => {
+  const out: number[] = [];
+  for (let c = 3; out.length < 2048; c += 2) {
+    let prime = true;
+    for (const p of out) {
+      if (p * p > c) break;
+      if (c % p === 0) {
+        prime = false;
+        break;
+      }
+    }
+    if (prime) out.push(c);
+  }
+  return out;
+})();
+const SIEVE_WINDOW = 8192;
+const PRIME_LIMIT = 1n << BigInt(8 * PRIME_BYTES);
+
 function nextPrime(stream: SeededRng, c: { candidates: number; primalityTests: number }): bigint {
   for (;;) {
     const b = stream.bytes(PRIME_BYTES);
     b[0]! |= 0xc0;
     b[PRIME_BYTES - 1]! |= 1;
-    c.candidates++;
-    const cand = toBigint(b);
-    if (cand % RSA_E === 1n) continue;
-    c.primalityTests++;
-    if (checkPrimeSync(cand)) return cand;
+    const start = toBigint(b);
+    // composite[k] ⇔ start + 2k has a factor among SIEVE_PRIMES.
+    const composite = new Uint8Array(SIEVE_WINDOW);
+    for (const p of SIEVE_PRIMES) {
+      const r = Number(start % BigInt(p));
+      // start + 2k ≡ 0 (mod p)  ⇔  k ≡ (p − r)·2⁻¹ (mod p), 2⁻¹ = (p + 1)/2.
+      let k = ((p - r) * ((p + 1) / 2)) % p;
+      for (; k < SIEVE_WINDOW; k += p) composite[k] = 1;
+    }
+    for (let k = 0; k < SIEVE_WINDOW; k++) {
+      c.candidates++;
+      if (composite[k] === 1) continue;
+      const cand = start + 2n * BigInt(k);
+      if (cand >= PRIME_LIMIT) break;
+      if (cand % RSA_E === 1n) continue;
+      c.primalityTests++;
+      if (checkPrimeSync(cand)) return cand;
+    }
   }
 }
 
@@ -129,7 +162,7 @@ function buildKey(p: bigint, q: bigint): RsaKeyPair {
   };
 }
 
-function readCached(file: string): { p: bigint; q: bigint } | undefined {
+function readCached(file: string): { p: bigint; q: bigint; key: RsaKeyPair } | undefined {
   try {
     const j: unknown = JSON.parse(readFileSync(file, "utf8"));
     if (typeof j !== "object" || j === null) return undefined;
@@ -140,8 +173,12 @@ function readCached(file: string): { p: bigint; q: bigint } | undefined {
     const q = BigInt("0x" + o.q);
     if (p === q || p >> 2046n !== 3n || q >> 2046n !== 3n) return undefined;
     if (p % RSA_E === 1n || q % RSA_E === 1n) return undefined;
-    if (!checkPrimeSync(p, { checks: 8 }) || !checkPrimeSync(q, { checks: 8 })) return undefined;
-    return { p, q };
+    const key = buildKey(p, q);
+    // A sign/verify round trip catches a corrupted file (wrong CRT values give wrong signatures)
+    // in a few milliseconds; re-proving primality would cost as much as half a generation.
+    const probe = Buffer.from(CACHE_FORMAT);
+    if (!verify("sha384", probe, key.publicKey, sign("sha384", probe, key.privateKey))) return undefined;
+    return { p, q, key };
   } catch {
     return undefined;
   }
