@@ -51,6 +51,19 @@ describe("host reads (SNP.md §4.5)", () => {
     assert.deepEqual(new Uint8Array(pt), pattern(1));
   });
 
+  it("uses the whole GPA as the tweak (little-endian, above 16 MiB too)", () => {
+    const w = testMachine({ seed: "xts-high", memoryBytes: 64n << 20n });
+    const g = 0x3ab_c000;
+    w.machine.hypervisor.write(gpaOf(g), pattern(5));
+    grant(w.rmp!, g, 1);
+    const key = new SeededRng("xts-high").fork("platform/memory-encryption").bytes(64);
+    const iv = Buffer.alloc(16);
+    iv.writeBigUInt64LE(BigInt(g), 0);
+    const d = createDecipheriv("aes-256-xts", key, iv);
+    const pt = Buffer.concat([d.update(w.machine.hypervisor.read(gpaOf(g), 4096)), d.final()]);
+    assert.deepEqual(new Uint8Array(pt), pattern(5));
+  });
+
   it("of an assigned page never written are ciphertext of zeros, not zeros", () => {
     const w = world();
     grant(w.rmp!, 0x50000, 1);

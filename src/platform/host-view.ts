@@ -28,7 +28,7 @@ export class MemoryCipher {
   encryptPage(gpa: number, plaintext: Uint8Array): Uint8Array {
     const iv = this.#iv;
     iv.fill(0);
-    iv.writeUIntLE(gpa / 2 ** 24, 3, 5);
+    iv.writeUIntLE(Math.floor(gpa / 2 ** 24), 3, 5);
     iv.writeUIntLE(gpa % 2 ** 24, 0, 3);
     const c = createCipheriv("aes-256-xts", this.#key, iv);
     const out = c.update(plaintext);
