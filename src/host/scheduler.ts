@@ -1,0 +1,534 @@
+/**
+ * VMPL-aware vCPU scheduling (DESIGN.md "The host"). Every round, for each vCPU:
+ *  1. if the agent has work on it — boot, NIC data (the NIC's vCPU), a forwarded
+ *     VMPL-permission #NPF or #DB, its timer, MORE_WORK, a guest's run-at-VMPL0 call, or
+ *     it was preempted mid-turn — its VMPL0 VMSA is run, with the reasons written as a
+ *     hint into the agent's GHCB (sw_exit_info_2), until it yields (SEVEN_NAE_YIELD);
+ *  2. then its VMPL1 context gets a time slice (VMRUN with an instruction budget) and its
+ *     exit is handled: #NPF with the VMPL bit → forwarded; #DB → forwarded; VMGEXIT → the
+ *     GHCB handler; HLT → idle until a timer tick; VMEXIT_INVALID → the context is paused
+ *     (its VMSA bit is clear): not tried again until the agent has run or a retry timer;
+ *     SHUTDOWN → that vCPU's guest is dead.
+ * The loop yields to the Node event loop between rounds (setImmediate; when nothing is
+ * runnable it sleeps until the next timer or a wake-up from the NIC). When every VMPL1
+ * context is paused, held or dead, `onAllPaused` is called once (again after one runs).
+ *
+ * Adversary switches that act on scheduling live here too: starve or delay VMPL0, forge
+ * #NPF forwards, inject interrupts, VMRUN paused contexts anyway, read/write private memory.
+ */
+import type { Clock, SeededRng } from "../shared/base/index.js";
+import { AGENT_YIELD, NPF_EXITINFO1, SEVEN_RUN_REASON, SVM_EXIT, ghcbSet } from "../shared/spec/index.js";
+import type { SevenLayout } from "../shared/spec/index.js";
+import { VMEXIT_HLT, VMEXIT_INTR, VMEXIT_INVALID, VMEXIT_SHUTDOWN } from "../platform/index.js";
+import type { HypervisorPort, VmExit } from "../platform/index.js";
+import type { AdversaryConfig } from "./adversary/config.js";
+import { readPrivate, writePrivate } from "./adversary/memory.js";
+import type { PrivateReadObservation } from "./adversary/memory.js";
+import { HostError } from "./errors.js";
+import type { GhcbHandler } from "./ghcb-handler.js";
+import type { NicRelay } from "./nic/relay.js";
+import type { Counters, HostLog } from "./observe.js";
+
+export type GuestState = "runnable" | "halted" | "paused" | "held" | "dead";
+
+interface VcpuState {
+  guest: GuestState;
+  /** When a halted or paused context is tried again (clock ms). */
+  guestRetryAt: number;
+  agentBooted: boolean;
+  agentDead: boolean;
+  /** SEVEN_RUN_REASON bits waiting to be delivered. */
+  agentReasons: bigint;
+  agentWakeAt: number | undefined;
+  agentMoreWork: boolean;
+  /** Preempted mid-turn (budget ran out): continue next round. */
+  agentInTurn: boolean;
+  /** The guest asked to run VMPL0 (run-at-VMPL). */
+  guestCall: boolean;
+  /** Since when the agent has had work (for delay-vmpl0). */
+  agentNeedSince: number | undefined;
+}
+
+export interface SchedulerOptions {
+  readonly hv: HypervisorPort;
+  readonly layout: SevenLayout;
+  readonly clock: Clock;
+  /** Whether a VMPL0 agent runs (false for --no-sev). */
+  readonly agent: boolean;
+  readonly ghcb: GhcbHandler;
+  readonly nic?: NicRelay;
+  /** The vCPU whose VMPL0 serves the NIC (default 0). */
+  readonly nicVcpu?: number;
+  readonly adversary: AdversaryConfig;
+  readonly rng: SeededRng;
+  readonly counters: Counters;
+  readonly log: HostLog;
+  /** VMPL1 instructions per time slice (default 4000). */
+  readonly guestBudget?: number;
+  /** VMPL0 instructions per VMRUN (default 100000). */
+  readonly agentBudget?: number;
+  /** How long a paused context waits before it is tried again without the agent running (ms, default 50). */
+  readonly pausedRetryMs?: number;
+  /** How long a halted context sleeps (ms, default 1). */
+  readonly haltMs?: number;
+  /** Known plaintext at the default read-private GPA (the agent image's first bytes). */
+  readonly knownPlaintext?: Uint8Array;
+  readonly onAllPaused?: () => void;
+  /** The world ends: a terminate request, or an error in a round. */
+  readonly onStop?: (reason: StopReason) => void;
+}
+
+export type StopReason =
+  | { readonly kind: "stopped" }
+  | { readonly kind: "terminate"; readonly vcpu: number; readonly vmpl: number; readonly reasonSet: number; readonly reason: number }
+  | { readonly kind: "error"; readonly error: unknown };
+
+/** How many VMRUNs one agent turn may take in one round (guest requests inside a turn). */
+const MAX_AGENT_VMRUNS_PER_ROUND = 16;
+const IDLE_MAX_MS = 100;
+
+export class Scheduler {
+  readonly #o: SchedulerOptions;
+  readonly #v: VcpuState[];
+  readonly #guestBudget: number;
+  readonly #agentBudget: number;
+  readonly #nicVcpu: number;
+  readonly #startedAt: number;
+  #allPaused = false;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #stopReason: StopReason | undefined;
+  #round = 0;
+  /** Set by inject-interrupt vmpl=1 for the current round. */
+  #storm = false;
+  /** Set by inject-interrupt vmpl=0 when it picked the NIC's vCPU. */
+  #spuriousNic = false;
+  lastPrivateRead: PrivateReadObservation | undefined;
+
+  constructor(o: SchedulerOptions) {
+    this.#o = o;
+    this.#guestBudget = positive(o.guestBudget ?? 4000, "guestBudget");
+    this.#agentBudget = positive(o.agentBudget ?? 100_000, "agentBudget");
+    this.#nicVcpu = o.nicVcpu ?? 0;
+    if (!Number.isInteger(this.#nicVcpu) || this.#nicVcpu < 0 || this.#nicVcpu >= o.layout.vcpus) {
+      throw new HostError("BAD_OPTION", `NIC vCPU ${this.#nicVcpu} does not exist`, { nicVcpu: this.#nicVcpu });
+    }
+    this.#startedAt = o.clock.now();
+    this.#v = Array.from({ length: o.layout.vcpus }, () => ({
+      guest: "runnable" as GuestState,
+      guestRetryAt: 0,
+      agentBooted: !o.agent,
+      agentDead: !o.agent,
+      agentReasons: 0n,
+      agentWakeAt: undefined,
+      agentMoreWork: false,
+      agentInTurn: false,
+      guestCall: false,
+      agentNeedSince: undefined,
+    }));
+  }
+
+  /** The state of each vCPU's VMPL1 context. */
+  guestStates(): GuestState[] {
+    return this.#v.map((s) => s.guest);
+  }
+
+  agentBooted(vcpu: number): boolean {
+    return this.#v[vcpu]?.agentBooted ?? false;
+  }
+
+  get rounds(): number {
+    return this.#round;
+  }
+
+  get stopReason(): StopReason | undefined {
+    return this.#stopReason;
+  }
+
+  // ------------------------------------------------------------------ the loop
+
+  start(): void {
+    if (this.#running) return;
+    if (this.#stopReason !== undefined && this.#stopReason.kind !== "stopped") throw new HostError("BAD_STATE", "the scheduler has ended");
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  /** Stops after the current round; resolves when the loop has exited. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#stopReason ??= { kind: "stopped" };
+    this.wake();
+    await this.#loop;
+    this.#loop = undefined;
+  }
+
+  /** Wakes an idle loop (new NIC data, a drained socket, ...). */
+  wake(): void {
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      let busy: boolean;
+      try {
+        busy = this.round();
+      } catch (e) {
+        this.#end({ kind: "error", error: e });
+        break;
+      }
+      if (!this.#running) break;
+      if (busy) await new Promise<void>((r) => setImmediate(r));
+      else await this.#idle();
+    }
+  }
+
+  #idle(): Promise<void> {
+    const now = this.#o.clock.now();
+    let until = now + IDLE_MAX_MS;
+    for (const s of this.#v) {
+      if (s.agentWakeAt !== undefined) until = Math.min(until, s.agentWakeAt);
+      if (s.guest === "halted" || s.guest === "paused") until = Math.min(until, s.guestRetryAt);
+      if (s.agentNeedSince !== undefined && this.#o.adversary.delayVmpl0 !== undefined) until = Math.min(until, s.agentNeedSince + this.#o.adversary.delayVmpl0.ms);
+    }
+    const ms = Math.max(0, Math.min(IDLE_MAX_MS, until - now));
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.#wake = undefined;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  #ended(): boolean {
+    return this.#stopReason !== undefined && this.#stopReason.kind !== "stopped";
+  }
+
+  #end(reason: StopReason): void {
+    this.#running = false;
+    this.#stopReason = reason;
+    if (reason.kind === "error") this.#o.log.event("scheduler.error", `the scheduler stopped: ${reason.error instanceof Error ? reason.error.message : String(reason.error)}`);
+    this.#o.onStop?.(reason);
+  }
+
+  // ------------------------------------------------------------------ one round
+
+  /** Runs one round synchronously; returns whether any context ran. */
+  round(): boolean {
+    const o = this.#o;
+    const now = o.clock.now();
+    this.#round++;
+    o.counters.inc("scheduler.rounds");
+    this.#adversaryRound();
+    o.nic?.pump();
+    if (o.nic !== undefined && o.agent && o.nic.agentWork()) this.#v[this.#nicVcpu]!.agentReasons |= SEVEN_RUN_REASON.NIC;
+    let busy = false;
+    for (let v = 0; v < this.#v.length; v++) {
+      const s = this.#v[v]!;
+      if (!s.agentDead) {
+        if (s.agentWakeAt !== undefined && now >= s.agentWakeAt) {
+          s.agentWakeAt = undefined;
+          s.agentReasons |= SEVEN_RUN_REASON.TIMER;
+        }
+        if (this.#agentNeeded(s)) {
+          s.agentNeedSince ??= now;
+          if (this.#vmpl0Allowed(s, now)) {
+            this.#agentTurn(v, s, now);
+            busy = true;
+          }
+        } else {
+          s.agentNeedSince = undefined;
+        }
+        if (this.#ended()) return busy;
+      }
+      if (this.#guestRunnable(s, now)) busy = this.#guestSlice(v, s, now) || busy;
+      if (this.#ended()) return busy;
+    }
+    this.#storm = false;
+    this.#checkAllPaused();
+    return busy;
+  }
+
+  #agentNeeded(s: VcpuState): boolean {
+    return !s.agentBooted || s.agentReasons !== 0n || s.agentMoreWork || s.agentInTurn || s.guestCall;
+  }
+
+  #vmpl0Allowed(s: VcpuState, now: number): boolean {
+    const adv = this.#o.adversary;
+    if (adv.starveVmpl0 !== undefined && s.agentBooted && now - this.#startedAt >= adv.starveVmpl0.afterMs) {
+      this.#o.counters.inc("adversary.starve-vmpl0");
+      return false;
+    }
+    if (adv.delayVmpl0 !== undefined && s.agentBooted && now - (s.agentNeedSince ?? now) < adv.delayVmpl0.ms) {
+      this.#o.counters.inc("adversary.delay-vmpl0");
+      return false;
+    }
+    return true;
+  }
+
+  #guestRunnable(s: VcpuState, now: number): boolean {
+    if (!s.agentBooted || s.guestCall) return false;
+    switch (s.guest) {
+      case "runnable":
+        return true;
+      case "halted":
+      case "paused":
+        return now >= s.guestRetryAt;
+      default:
+        return false;
+    }
+  }
+
+  // ------------------------------------------------------------------ VMPL0
+
+  #agentTurn(v: number, s: VcpuState, now: number): void {
+    const o = this.#o;
+    const reasons = (s.agentBooted ? 0n : SEVEN_RUN_REASON.BOOT) | s.agentReasons;
+    for (const [bit, name] of REASON_NAMES) if ((reasons & bit) !== 0n) o.counters.inc(`agent.runs.${name}`);
+    if (s.agentMoreWork) o.counters.inc("agent.runs.more-work");
+    s.agentReasons = 0n;
+    s.agentMoreWork = false;
+    s.guestCall = false;
+    s.agentNeedSince = undefined;
+    this.#hint(v, reasons);
+    const onNic = v === this.#nicVcpu && o.nic !== undefined;
+    if (onNic) o.nic!.beforeAgentRun((reasons & SEVEN_RUN_REASON.NIC) !== 0n && this.#spuriousNic);
+    this.#spuriousNic = false;
+    s.agentInTurn = false;
+    for (let i = 0; i < MAX_AGENT_VMRUNS_PER_ROUND; i++) {
+      const exit = o.hv.vmrun(v, o.layout.vmsa0[v]!, this.#agentBudget);
+      o.counters.inc("vmrun.vmpl0");
+      o.counters.inc(`exit.vmpl0.${exitName(exit.code)}`);
+      if (!this.#agentExit(v, s, exit, now)) break;
+      if (i === MAX_AGENT_VMRUNS_PER_ROUND - 1) s.agentInTurn = true;
+    }
+    if (onNic) o.nic!.afterAgentRun();
+    // The agent may have resumed paused contexts: try them again.
+    for (const t of this.#v) if (t.guest === "paused") t.guestRetryAt = 0;
+  }
+
+  /** Handles one VMPL0 exit; returns true to VMRUN VMPL0 again in this turn. */
+  #agentExit(v: number, s: VcpuState, exit: VmExit, now: number): boolean {
+    const o = this.#o;
+    switch (exit.code) {
+      case SVM_EXIT.VMGEXIT: {
+        const r = o.ghcb.handle(v, 0, o.layout.vmsa0[v]!, exit);
+        switch (r.kind) {
+          case "yield":
+            s.agentBooted = true;
+            s.agentMoreWork = (r.flags & AGENT_YIELD.MORE_WORK) !== 0n;
+            if ((r.flags & AGENT_YIELD.TX_PENDING) !== 0n) o.nic?.pump();
+            this.#hold(s, (r.flags & AGENT_YIELD.HOLDING) !== 0n);
+            s.agentWakeAt = r.delayNs > 0n ? now + Number(r.delayNs) / 1e6 : undefined;
+            return false;
+          case "run-vmpl":
+            if (r.vmpl === 0) return true;
+            s.agentBooted = true;
+            this.#hold(s, false);
+            return false;
+          case "terminate":
+            this.#terminate(v, 0, r.reasonSet, r.reason);
+            return false;
+          default:
+            return true;
+        }
+      }
+      case VMEXIT_INTR:
+        s.agentInTurn = true;
+        return false;
+      case VMEXIT_HLT:
+        s.agentBooted = true;
+        return false;
+      case VMEXIT_SHUTDOWN:
+      case VMEXIT_INVALID:
+        s.agentDead = true;
+        o.log.event("agent.dead", `vCPU ${v}: the agent's VMSA ${exit.code === VMEXIT_INVALID ? "is not runnable" : "shut down"}`, { vcpu: v, code: exit.code });
+        if (!s.agentBooted) s.agentBooted = true;
+        return false;
+      default:
+        o.counters.inc("agent.unexpected-exit");
+        o.log.event("agent.unexpected-exit", `vCPU ${v}: VMPL0 exit 0x${exit.code.toString(16)}`, { vcpu: v, code: exit.code, info1: exit.info1, info2: exit.info2 });
+        return false;
+    }
+  }
+
+  #hold(s: VcpuState, holding: boolean): void {
+    if (holding) s.guest = s.guest === "dead" ? "dead" : "held";
+    else if (s.guest === "held") s.guest = "runnable";
+  }
+
+  /** Writes the run reasons into the agent's GHCB (sw_exit_info_2): a hint, never trusted. */
+  #hint(v: number, reasons: bigint): void {
+    const g = this.#o.layout.agentGhcb[v]!;
+    const page = this.#o.hv.read(g, 4096);
+    ghcbSet(page, "sw_exit_info_2", reasons);
+    this.#o.hv.write(g, page);
+  }
+
+  // ------------------------------------------------------------------ VMPL1
+
+  /** One time slice of a VMPL1 context; returns whether it retired anything. */
+  #guestSlice(v: number, s: VcpuState, now: number): boolean {
+    const o = this.#o;
+    const budget = this.#storm ? 1 : this.#guestBudget;
+    const exit = o.hv.vmrun(v, o.layout.vmsa1[v]!, budget);
+    o.counters.inc("vmrun.vmpl1");
+    o.counters.inc(`exit.vmpl1.${exitName(exit.code)}`);
+    if (exit.code === VMEXIT_INVALID) {
+      if (s.guest !== "paused") o.log.event("vcpu.paused", `vCPU ${v}: VMRUN of the VMPL1 VMSA refused (paused)`, { vcpu: v });
+      s.guest = "paused";
+      s.guestRetryAt = now + (o.pausedRetryMs ?? 50);
+      return false;
+    }
+    if (s.guest === "paused" || s.guest === "halted") s.guest = "runnable";
+    this.#allPausedRearm();
+    o.counters.inc("guest.retired", exit.retired);
+    switch (exit.code) {
+      case VMEXIT_INTR:
+        break;
+      case VMEXIT_HLT:
+        s.guest = "halted";
+        s.guestRetryAt = now + (o.haltMs ?? 1);
+        break;
+      case SVM_EXIT.NPF:
+        if ((exit.info1 & NPF_EXITINFO1.VMPL) !== 0n && o.agent) {
+          o.counters.inc("npf.forwarded");
+          s.agentReasons |= SEVEN_RUN_REASON.NPF_FORWARD;
+        } else {
+          o.counters.inc("npf.other");
+          if (o.counters.get("npf.other") <= 20) {
+            o.log.event("npf.other", `vCPU ${v}: #NPF at GPA 0x${exit.info2.toString(16)} (EXITINFO1 0x${exit.info1.toString(16)})`, { vcpu: v, gpa: exit.info2, info1: exit.info1 });
+          }
+        }
+        break;
+      case SVM_EXIT.EXCP_DB:
+        if (o.agent) {
+          o.counters.inc("db.forwarded");
+          s.agentReasons |= SEVEN_RUN_REASON.DB_FORWARD;
+        }
+        break;
+      case SVM_EXIT.VMGEXIT: {
+        const r = o.ghcb.handle(v, 1, o.layout.vmsa1[v]!, exit);
+        if (r.kind === "run-vmpl" && r.vmpl === 0 && o.agent) s.guestCall = true;
+        else if (r.kind === "terminate") this.#terminate(v, 1, r.reasonSet, r.reason);
+        break;
+      }
+      case VMEXIT_SHUTDOWN:
+        s.guest = "dead";
+        o.log.event("vcpu.shutdown", `vCPU ${v}: the VMPL1 context shut down (triple fault)`, { vcpu: v });
+        break;
+      default:
+        o.counters.inc("guest.unexpected-exit");
+    }
+    return exit.retired > 0;
+  }
+
+  #terminate(vcpu: number, vmpl: number, reasonSet: number, reason: number): void {
+    this.#o.log.event("vm.terminate", `vCPU ${vcpu} VMPL${vmpl} asked to terminate the VM (reason set ${reasonSet}, reason ${reason})`, { vcpu, vmpl, reasonSet, reason });
+    this.#end({ kind: "terminate", vcpu, vmpl, reasonSet, reason });
+  }
+
+  #checkAllPaused(): void {
+    const stopped = this.#v.every((s) => s.guest === "paused" || s.guest === "held" || s.guest === "dead");
+    const some = this.#v.some((s) => s.guest === "paused" || s.guest === "held");
+    if (stopped && some && !this.#allPaused) {
+      this.#allPaused = true;
+      this.#o.counters.inc("scheduler.all-paused");
+      this.#o.onAllPaused?.();
+    }
+  }
+
+  #allPausedRearm(): void {
+    this.#allPaused = false;
+  }
+
+  // ------------------------------------------------------------------ adversary
+
+  #adversaryRound(): void {
+    const o = this.#o;
+    const adv = o.adversary;
+    const r = this.#round;
+    const l = o.layout;
+    if (adv.readPrivate !== undefined && r % adv.readPrivate.every === 1 % adv.readPrivate.every) {
+      const g = adv.readPrivate.gpa ?? l.image;
+      this.lastPrivateRead = readPrivate(o.hv, g, o.counters, o.log, adv.readPrivate.gpa === undefined ? o.knownPlaintext : undefined);
+    }
+    if (adv.writePrivate !== undefined && r % adv.writePrivate.every === 1 % adv.writePrivate.every) {
+      writePrivate(o.hv, adv.writePrivate.gpa ?? l.config, o.counters, o.log);
+    }
+    if (!o.agent) return;
+    if (adv.forgeNpf !== undefined && r % adv.forgeNpf.every === 0) {
+      const v = Math.min(adv.forgeNpf.vcpu ?? 0, this.#v.length - 1);
+      this.#v[v]!.agentReasons |= SEVEN_RUN_REASON.NPF_FORWARD;
+      o.counters.inc("adversary.forge-npf");
+      o.log.event("adversary.forge-npf", `forged a #NPF forward on vCPU ${v} (nothing faulted)`, { vcpu: v });
+    }
+    if (adv.injectInterrupt !== undefined && r % adv.injectInterrupt.every === 0) {
+      o.counters.inc("adversary.inject-interrupt");
+      if (adv.injectInterrupt.vmpl === 0) {
+        const v = o.rng.int(this.#v.length);
+        this.#v[v]!.agentReasons |= SEVEN_RUN_REASON.NIC | SEVEN_RUN_REASON.TIMER;
+        if (v === this.#nicVcpu) this.#spuriousNic = true;
+      } else {
+        this.#storm = true;
+      }
+    }
+    if (adv.vmrunPaused !== undefined && r % adv.vmrunPaused.every === 0) {
+      this.#v.forEach((s, v) => {
+        if (s.guest !== "paused" && s.guest !== "held") return;
+        const exit = o.hv.vmrun(v, l.vmsa1[v]!, this.#guestBudget);
+        o.counters.inc("vmrun.vmpl1");
+        if (exit.code === VMEXIT_INVALID) {
+          o.counters.inc("adversary.vmrun-paused.refused");
+        } else {
+          // The hardware let it run: the context was not really paused (only held by a hint).
+          o.counters.inc("adversary.vmrun-paused.entered");
+          o.counters.inc("adversary.vmrun-paused.retired", exit.retired);
+          o.log.event("adversary.vmrun-paused", `vCPU ${v}: VMRUN of a ${s.guest} VMPL1 context entered the guest (${exit.retired} instructions)`, { vcpu: v, retired: exit.retired });
+        }
+      });
+    }
+  }
+}
+
+const REASON_NAMES: readonly (readonly [bigint, string])[] = [
+  [SEVEN_RUN_REASON.BOOT, "boot"],
+  [SEVEN_RUN_REASON.NIC, "nic"],
+  [SEVEN_RUN_REASON.NPF_FORWARD, "npf"],
+  [SEVEN_RUN_REASON.DB_FORWARD, "db"],
+  [SEVEN_RUN_REASON.TIMER, "timer"],
+];
+
+export function exitName(code: number): string {
+  switch (code) {
+    case VMEXIT_INVALID:
+      return "invalid";
+    case VMEXIT_INTR:
+      return "intr";
+    case VMEXIT_HLT:
+      return "hlt";
+    case VMEXIT_SHUTDOWN:
+      return "shutdown";
+    case SVM_EXIT.NPF:
+      return "npf";
+    case SVM_EXIT.VMGEXIT:
+      return "vmgexit";
+    case SVM_EXIT.EXCP_DB:
+      return "db";
+    default:
+      return `0x${code.toString(16)}`;
+  }
+}
+
+function positive(n: number, what: string): number {
+  if (!Number.isInteger(n) || n < 1) throw new HostError("BAD_OPTION", `${what} must be a positive integer (got ${n})`, { [what]: n });
+  return n;
+}
+
