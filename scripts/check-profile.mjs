@@ -3,7 +3,7 @@
 // fixtures: regenerates it into a temporary file and compares. Exit 0 when identical,
 // 1 on drift (with the first differing line of the JSON), 2 when regeneration fails.
 // Identical JSON gzipped to different bytes (another zlib build) is reported and passes:
-// the content is what matters.
+// the content is what matters. `--profile PATH` checks another copy (used by the tests).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -12,7 +12,9 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const committed = join(root, "profiles/debian-6.1.0-56-amd64.isf.json.gz");
+const args = process.argv.slice(2);
+const profileArg = args.indexOf("--profile");
+const committed = profileArg >= 0 ? resolve(args[profileArg + 1] ?? "") : join(root, "profiles/debian-6.1.0-56-amd64.isf.json.gz");
 const dir = mkdtempSync(join(tmpdir(), "seven-profile-"));
 const fresh = join(dir, "profile.isf.json.gz");
 
@@ -37,7 +39,13 @@ try {
     console.log(`check-profile: ${committed} is up to date (${now.length} bytes)`);
     process.exit(0);
   }
-  const a = gunzipSync(old).toString("utf8");
+  let a;
+  try {
+    a = gunzipSync(old).toString("utf8");
+  } catch {
+    console.error(`check-profile: DRIFT: ${committed} is not a gzip file; regenerate with: node --import tsx scripts/gen-profile.ts`);
+    process.exit(1);
+  }
   const b = gunzipSync(now).toString("utf8");
   if (a === b) {
     console.log("check-profile: same JSON, different gzip bytes (another zlib build); content is up to date");

@@ -160,33 +160,41 @@ class Validator {
     return o as unknown as IsfTypeDesc;
   }
 
-  /** Size of a validated by-value descriptor. */
+  /** Size of a validated by-value descriptor (at most 2^32 − 1 bytes). */
   size(d: IsfTypeDesc, path: string): number {
     let mult = 1;
     let cur = d;
     for (;;) {
+      let unit: number;
       switch (cur.kind) {
         case "base":
-          return this.bases[cur.name]!.size * mult;
+          unit = this.bases[cur.name]!.size;
+          break;
         case "pointer":
-          return (hasKey(this.bases, "pointer") ? this.bases["pointer"]!.size : 8) * mult;
+          unit = hasKey(this.bases, "pointer") ? this.bases["pointer"]!.size : 8;
+          break;
         case "array":
           mult *= cur.count;
-          if (mult > U32_MAX) fail(path, "array size overflows 2^32 bytes");
           cur = cur.subtype;
           continue;
         case "struct":
         case "union":
         case "class":
-          return this.sizes.get(cur.name)! * mult;
+          unit = this.sizes.get(cur.name)!;
+          break;
         case "enum":
-          return this.enumSizes.get(cur.name)! * mult;
+          unit = this.enumSizes.get(cur.name)!;
+          break;
         case "function":
-          return 0;
+          unit = 0;
+          break;
         case "bitfield":
           cur = cur.type;
           continue;
       }
+      const total = unit * mult;
+      if (total > U32_MAX) fail(path, "size overflows 2^32 bytes");
+      return total;
     }
   }
 }

@@ -37,20 +37,22 @@ function describeMissing(m: MissingMember): string {
 
 /** Every (struct, member) of the spec as MemberInfo; throws MISSING_OFFSETS listing all missing ones. */
 export function resolveMembers<const S extends OffsetSpec>(profile: Profile, spec: S): ResolvedMembers<S> {
-  const out: Record<string, Record<string, MemberInfo>> = Object.create(null) as Record<string, Record<string, MemberInfo>>;
   const missing: MissingMember[] = [];
-  for (const struct of Object.keys(spec)) {
-    const members: Record<string, MemberInfo> = Object.create(null) as Record<string, MemberInfo>;
-    out[struct] = members;
-    for (const member of spec[struct]!) {
-      try {
-        members[member] = profile.member(struct, member);
-      } catch (e) {
-        if (!isSevenError(e) || !["UNKNOWN_TYPE", "UNKNOWN_MEMBER", "NOT_A_STRUCT"].includes(e.code)) throw e;
-        missing.push({ struct, member, reason: e.code });
+  // Object.fromEntries defines own properties, whatever the names (even "__proto__").
+  const out = Object.fromEntries(
+    Object.keys(spec).map((struct) => {
+      const members: [string, MemberInfo][] = [];
+      for (const member of spec[struct]!) {
+        try {
+          members.push([member, profile.member(struct, member)]);
+        } catch (e) {
+          if (!isSevenError(e) || !["UNKNOWN_TYPE", "UNKNOWN_MEMBER", "NOT_A_STRUCT"].includes(e.code)) throw e;
+          missing.push({ struct, member, reason: e.code });
+        }
       }
-    }
-  }
+      return [struct, Object.fromEntries(members)];
+    }),
+  );
   if (missing.length > 0) {
     throw new ProfileError("MISSING_OFFSETS", `the kernel profile lacks ${missing.length} member(s): ${missing.map(describeMissing).join(", ")}`, {
       missing,
@@ -62,26 +64,22 @@ export function resolveMembers<const S extends OffsetSpec>(profile: Profile, spe
 /** Byte offsets of every (struct, member) of the spec; throws MISSING_OFFSETS listing all missing ones. */
 export function resolveOffsets<const S extends OffsetSpec>(profile: Profile, spec: S): ResolvedOffsets<S> {
   const members = resolveMembers(profile, spec) as unknown as Record<string, Record<string, MemberInfo>>;
-  const out: Record<string, Record<string, number>> = Object.create(null) as Record<string, Record<string, number>>;
-  for (const struct of Object.keys(members)) {
-    const o: Record<string, number> = Object.create(null) as Record<string, number>;
-    for (const [m, info] of Object.entries(members[struct]!)) o[m] = info.offset;
-    out[struct] = o;
-  }
-  return out as unknown as ResolvedOffsets<S>;
+  return Object.fromEntries(
+    Object.entries(members).map(([struct, ms]) => [struct, Object.fromEntries(Object.entries(ms).map(([m, info]) => [m, info.offset]))]),
+  ) as unknown as ResolvedOffsets<S>;
 }
 
 /** Un-slid addresses of every named symbol; throws MISSING_SYMBOLS listing all missing ones. */
 export function resolveSymbols<const N extends readonly string[]>(profile: Profile, names: N): ResolvedSymbols<N> {
-  const out: Record<string, bigint> = Object.create(null) as Record<string, bigint>;
+  const found: [string, bigint][] = [];
   const missing: string[] = [];
   for (const n of names) {
     const a = profile.symbolAddress(n);
     if (a === undefined) missing.push(n);
-    else out[n] = a;
+    else found.push([n, a]);
   }
   if (missing.length > 0) {
     throw new ProfileError("MISSING_SYMBOLS", `the kernel profile lacks ${missing.length} symbol(s): ${missing.join(", ")}`, { missing });
   }
-  return out as unknown as ResolvedSymbols<N>;
+  return Object.fromEntries(found) as unknown as ResolvedSymbols<N>;
 }

@@ -95,7 +95,7 @@ export interface Profile {
   readonly banner: string | undefined;
 }
 
-const MAX_ANON_DEPTH = 32;
+const MAX_ANON_TYPES = 256;
 const MAX_DESC_DEPTH = 64;
 
 function isComposite(d: IsfTypeDesc): d is { kind: "struct" | "union" | "class"; name: string } {
@@ -214,7 +214,7 @@ export class KernelProfile implements Profile {
     let base = 0;
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;
-      const hit = this.#findField(curName, cur, part, 0);
+      const hit = this.#findField(curName, cur, part);
       if (hit === undefined) {
         if (!required) return undefined;
         throw new ProfileError("UNKNOWN_MEMBER", `${curName} has no member ${JSON.stringify(part)}`, { struct, path: parts, type: curName, member: part });
@@ -251,14 +251,21 @@ export class KernelProfile implements Profile {
     return undefined; // unreachable: the loop returns on the last element
   }
 
-  /** A field by name, directly or inside anonymous struct/union members (in offset order). */
-  #findField(typeName: string, t: IsfUserType, name: string, depth: number): { offset: number; field: IsfField } | undefined {
+  /**
+   * A field by name, directly or inside anonymous struct/union members (in offset order).
+   * Each type is searched at most once per lookup, so self-embedding anonymous members in
+   * a hostile ISF cannot make the search loop or explode.
+   */
+  #findField(typeName: string, t: IsfUserType, name: string, visited = new Set<string>()): { offset: number; field: IsfField } | undefined {
     if (hasKey(t.fields, name)) return { offset: t.fields[name]!.offset, field: t.fields[name]! };
-    if (depth >= MAX_ANON_DEPTH) return undefined;
+    visited.add(typeName);
+    if (visited.size > MAX_ANON_TYPES) return undefined;
     for (const [, f] of this.#anonymous(typeName, t)) {
-      const sub = this.#src.userType((f.type as { name: string }).name);
+      const subName = (f.type as { name: string }).name;
+      if (visited.has(subName)) continue;
+      const sub = this.#src.userType(subName);
       if (sub === undefined) continue;
-      const hit = this.#findField((f.type as { name: string }).name, sub, name, depth + 1);
+      const hit = this.#findField(subName, sub, name, visited);
       if (hit !== undefined) return { offset: f.offset + hit.offset, field: hit.field };
     }
     return undefined;
