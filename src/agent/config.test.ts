@@ -61,7 +61,7 @@ test("strict decoding: every violation is a ConfigError (a DecodeError)", () => 
   assert.throws(() => decodeAgentConfig(mut((_, dv) => dv.setUint32(0x10, 0, true))), code("BAD_SHAPE"));
   assert.throws(() => decodeAgentConfig(mut((_, dv) => dv.setBigUint64(8, 3n << 20n, true))), code("BAD_SHAPE"));
   assert.throws(() => decodeAgentConfig(mut((_, dv) => dv.setUint16(0x2c, 4000, true))), code("BAD_OWNER_KEY"));
-  assert.throws(() => decodeAgentConfig(mut((b) => (b[0x50] ^= 0xff))), code("BAD_OWNER_KEY"));
+  assert.throws(() => decodeAgentConfig(mut((b) => (b[0x50] = b[0x50]! ^ 0xff))), code("BAD_OWNER_KEY"));
   const padded = new Uint8Array(PAGE_SIZE);
   padded.set(good);
   padded[PAGE_SIZE - 1] = 1;

@@ -16,7 +16,7 @@ test("the image is deterministic, within its pages, starts with the entry stub a
   assert.equal(new TextDecoder().decode(a.subarray(0x30, 0x30 + AGENT_VERSION.length)), AGENT_VERSION);
   assert.ok(isAgentImageHeader(a));
   const bad = a.slice();
-  bad[0x31] ^= 1;
+  bad[0x31] = bad[0x31]! ^ 1;
   assert.ok(!isAgentImageHeader(bad));
   assert.equal(createHash("sha256").update(a).digest("hex"), createHash("sha256").update(b).digest("hex"));
 });
