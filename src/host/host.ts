@@ -58,6 +58,8 @@ export interface Host {
   /** One synchronous scheduler round (tests, benchmarks); true if anything ran. */
   round(): boolean;
   readonly rounds: number;
+  /** Why the scheduler ended, once it has. */
+  readonly stopReason: StopReason | undefined;
   counters(): Record<string, number>;
   events(prefix?: string): HostEvent[];
   guestStates(): GuestState[];
@@ -117,6 +119,9 @@ export function createHost(o: HostOptions): Host {
     round: () => sched.round(),
     get rounds() {
       return sched.rounds;
+    },
+    get stopReason() {
+      return sched.stopReason;
     },
     counters: () => counters.snapshot(),
     events: (prefix) => log.events(prefix),

@@ -12,6 +12,7 @@ import { PAGE_SIZE, gpa } from "../../shared/base/index.js";
 import {
   AGENT_YIELD,
   MSR_GHCB,
+  NAE_EXIT,
   NIC_RECORD_KIND,
   SEVEN_NAE_YIELD,
   VMSA,
@@ -23,6 +24,7 @@ import {
 } from "../../shared/spec/index.js";
 import type { SevenLayout } from "../../shared/spec/index.js";
 import type { Cpu, StepResult, VcpuProgram } from "../../platform/index.js";
+import { sealReportRequest } from "./guest-message.js";
 import { NicRings, RECORD_HEADER_SIZE, decodeRecordHeader, encodeRecordHeader } from "../nic/ring.js";
 
 /** A launchable VMSA page for `vmpl` (QEMU reset state, SNP active). */
@@ -68,6 +70,14 @@ export class FakeAgent implements VcpuProgram {
   readonly received = new Map<number, number[]>();
   readonly opened: number[] = [];
   readonly closed: number[] = [];
+  /** Report requests still to make (one per VMRUN turn, through GUEST_REQUEST with VMPCK0). */
+  reportRequests = 0;
+  /** Response pages of the report requests, with the host's sw_exit_info_2. */
+  readonly responses: { page: Uint8Array; result: bigint; seqno: bigint }[] = [];
+  /** VMPCK0 as the agent read it from its secrets page (for tests that open responses). */
+  vmpck0: Uint8Array | undefined;
+  #seqno = 1n;
+  #inFlight = false;
   #txProd = 0;
   #rxCons = 0;
 
@@ -80,9 +90,28 @@ export class FakeAgent implements VcpuProgram {
     const ghcbGpa = l.agentGhcb[cpu.vcpu]!;
     const mem = sharedMem(cpu);
     const ghcb = mem.read(ghcbGpa, PAGE_SIZE);
-    const reasons = ghcbGet(ghcb, "sw_exit_info_2") ?? 0n;
+    const completed = this.#inFlight;
+    if (this.#inFlight) {
+      this.#inFlight = false;
+      this.responses.push({ page: mem.read(l.msgResponse, PAGE_SIZE), result: ghcbGet(ghcb, "sw_exit_info_2") ?? -1n, seqno: this.#seqno });
+      this.#seqno += 2n;
+    } else if (this.reportRequests > 0) {
+      this.reportRequests--;
+      this.#inFlight = true;
+      const key = cpu.readPhys((l.secrets + 0x20n) as Gpa, 32);
+      this.vmpck0 = key;
+      mem.write(l.msgRequest, sealReportRequest(key, this.#seqno, 0, new Uint8Array(64).fill(7)));
+      ghcbInvalidate(ghcb);
+      ghcbSet(ghcb, "sw_exit_code", BigInt(NAE_EXIT.GUEST_REQUEST));
+      ghcbSet(ghcb, "sw_exit_info_1", l.msgRequest);
+      ghcbSet(ghcb, "sw_exit_info_2", l.msgResponse);
+      mem.write(ghcbGpa, ghcb);
+      cpu.wrmsr(MSR_GHCB, ghcbGpa);
+      return { kind: "vmgexit" };
+    }
+    const reasons = completed ? 0n : (ghcbGet(ghcb, "sw_exit_info_2") ?? 0n);
     const rings = new NicRings(mem, l.nic);
-    this.runs.push({ vcpu: cpu.vcpu, reasons, hostFlags: rings.flags("host") });
+    if (!completed) this.runs.push({ vcpu: cpu.vcpu, reasons, hostFlags: rings.flags("host") });
     if ((reasons & 2n) !== 0n) this.#checkForward(cpu);
     if (this.pauseRequest !== undefined) {
       for (const v of l.vmsa1) cpu.rmpadjust(v, 0, 1, 0, this.pauseRequest === "resume");
