@@ -3,3 +3,5 @@ export * from "./vmi/index.js";
 export * from "./arch/index.js";
 // Attestation verification (src/client/attest): parse, verify, validate, launch measurement, `seven report`.
 export * from "./attest/index.js";
+// Live drivers (src/client/drivers): agent v1 over attested TLS, and the plain-TCP baseline.
+export * from "./drivers/index.js";
