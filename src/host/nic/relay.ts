@@ -71,8 +71,6 @@ export class NicRelay {
   #rxConsSeen = 0;
   #txCons = 0;
   #txProdSeen = 0;
-  /** RX producer value the agent was last run with (new data since ⇒ NIC work). */
-  #rxProdAtAgentRun = 0;
   /** TX bytes consumed since the agent last ran (TX_SPACE hint). */
   #txFreed = false;
   #txBlocked = false;
@@ -137,9 +135,12 @@ export class NicRelay {
     this.#drainTx();
   }
 
-  /** Whether the agent has NIC work: new RX data, freed TX space it waits for, or WANT_RUN. */
+  /**
+   * Whether the agent has NIC work: RX data it has not consumed (new or left over), freed
+   * TX space it waits for, or WANT_RUN.
+   */
   agentWork(): boolean {
-    if (this.#rxProd !== this.#rxProdAtAgentRun) return true;
+    if (this.#rxProd !== this.#rxConsSeen) return true;
     const flags = this.#agentFlags();
     if ((flags & NIC_AGENT_FLAGS.WANT_RUN) !== 0) return true;
     return this.#txFreed && (flags & NIC_AGENT_FLAGS.TX_PENDING) !== 0;
@@ -154,7 +155,6 @@ export class NicRelay {
   }
 
   afterAgentRun(): void {
-    this.#rxProdAtAgentRun = this.#rxProd;
     this.#txFreed = false;
     this.pump();
   }
