@@ -27,6 +27,9 @@ export interface ParseJsonOptions {
   readonly maxDepth?: number;
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 const WS = new Uint8Array(128);
 WS[0x20] = WS[0x09] = WS[0x0a] = WS[0x0d] = 1;
 
@@ -95,24 +98,12 @@ class Parser {
       this.pos++;
       return out;
     }
-    // Duplicate keys: a linear scan while the object is small, a Set once it grows.
-    const small: string[] = [];
-    let seen: Set<string> | undefined;
     for (;;) {
       this.ws();
       if (this.s.charCodeAt(this.pos) !== 0x22) this.fail("expected a string key");
       const keyPos = this.pos;
       const key = this.string();
-      let dup: boolean;
-      if (seen !== undefined) {
-        dup = seen.has(key);
-        seen.add(key);
-      } else {
-        dup = small.includes(key);
-        small.push(key);
-        if (small.length > 16) seen = new Set(small);
-      }
-      if (dup) {
+      if (hasOwn.call(out, key)) {
         this.pos = keyPos;
         this.fail(`duplicate key ${JSON.stringify(key.slice(0, 80))}`, "JSON_DUPLICATE_KEY");
       }
@@ -245,11 +236,17 @@ class Parser {
     const s = this.s;
     const start = this.pos;
     let p = start;
-    if (s.charCodeAt(p) === 0x2d) p++;
+    const neg = s.charCodeAt(p) === 0x2d;
+    if (neg) p++;
     const intStart = p;
-    if (s.charCodeAt(p) === 0x30) p++;
-    else if (s.charCodeAt(p) >= 0x31 && s.charCodeAt(p) <= 0x39) {
-      while (s.charCodeAt(p) >= 0x30 && s.charCodeAt(p) <= 0x39) p++;
+    let c = s.charCodeAt(p);
+    let acc = 0; // exact while there are at most 15 digits
+    if (c === 0x30) p++;
+    else if (c >= 0x31 && c <= 0x39) {
+      while (c >= 0x30 && c <= 0x39) {
+        acc = acc * 10 + (c - 0x30);
+        c = s.charCodeAt(++p);
+      }
     } else {
       this.pos = p;
       this.fail("bad number");
@@ -279,13 +276,13 @@ class Parser {
       }
     }
     this.pos = p;
-    const text = s.slice(start, p);
-    if (integer && p - intStart > 15) {
-      const b = BigInt(text);
-      if (b > BigInt(Number.MAX_SAFE_INTEGER) || b < BigInt(Number.MIN_SAFE_INTEGER)) return b;
+    if (integer) {
+      if (p - intStart <= 15) return neg ? -acc : acc;
+      const b = BigInt(s.slice(start, p));
+      if (b > MAX_SAFE || b < MIN_SAFE) return b;
       return Number(b);
     }
-    return Number(text);
+    return Number(s.slice(start, p));
   }
 }
 
