@@ -63,6 +63,8 @@ export interface Host {
   counters(): Record<string, number>;
   events(prefix?: string): HostEvent[];
   guestStates(): GuestState[];
+  /** Host-side pause of a vCPU's VMPL1 context (the --no-sev baseline's run control). */
+  setGuestRunnable(vcpu: number, runnable: boolean): void;
   agentBooted(vcpu: number): boolean;
   readonly lastPrivateRead: PrivateReadObservation | undefined;
   readonly nic: NicRelay | undefined;
@@ -126,6 +128,10 @@ export function createHost(o: HostOptions): Host {
     counters: () => counters.snapshot(),
     events: (prefix) => log.events(prefix),
     guestStates: () => sched.guestStates(),
+    setGuestRunnable: (v, r) => {
+      sched.setGuestRunnable(v, r);
+      if (r) sched.wake();
+    },
     agentBooted: (v) => sched.agentBooted(v),
     get lastPrivateRead() {
       return sched.lastPrivateRead;

@@ -260,3 +260,21 @@ test("a GHCB outside shared memory is refused; an unknown NAE code is answered w
   const page = w.host.hypervisor.read(w.layout.guestGhcb[0]!, 4096);
   assert.equal(new DataView(page.buffer).getBigUint64(0x398, true), 2n);
 });
+
+test("no SEV: no agent, VMPL1 runs from the first round; the host's own pause stops it and counts as all-paused", () => {
+  let allPaused = 0;
+  const w = testWorld({ vcpus: 2, sev: false, onAllPaused: () => allPaused++ });
+  w.host.round();
+  assert.equal(w.agent.runs.length, 0);
+  assert.ok(retired1(w, 0) > 0 && retired1(w, 1) > 0);
+  w.host.setGuestRunnable(0, false);
+  w.host.setGuestRunnable(1, false);
+  assert.equal(allPaused, 1);
+  const before = [retired1(w, 0), retired1(w, 1)];
+  w.host.round();
+  assert.deepEqual([retired1(w, 0), retired1(w, 1)], before);
+  assert.deepEqual(w.host.guestStates(), ["held", "held"]);
+  w.host.setGuestRunnable(0, true);
+  w.host.round();
+  assert.ok(retired1(w, 0) > before[0]!);
+});

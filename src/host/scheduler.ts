@@ -47,6 +47,8 @@ interface VcpuState {
   guestCall: boolean;
   /** Since when the agent has had work (for delay-vmpl0). */
   agentNeedSince: number | undefined;
+  /** Stopped by the host itself (the --no-sev baseline's pause, KVMi-style). */
+  hostStopped: boolean;
 }
 
 export interface SchedulerOptions {
@@ -126,12 +128,25 @@ export class Scheduler {
       agentInTurn: false,
       guestCall: false,
       agentNeedSince: undefined,
+      hostStopped: false,
     }));
   }
 
-  /** The state of each vCPU's VMPL1 context. */
+  /** The state of each vCPU's VMPL1 context ("held" also when the host itself stopped it). */
   guestStates(): GuestState[] {
-    return this.#v.map((s) => s.guest);
+    return this.#v.map((s) => (s.hostStopped && s.guest !== "dead" ? "held" : s.guest));
+  }
+
+  /**
+   * The host's own run control (the non-confidential baseline pauses vCPUs by not
+   * scheduling them, as KVM does for KVMi). It cannot pause a CVM: that is the agent's.
+   */
+  setGuestRunnable(vcpu: number, runnable: boolean): void {
+    const s = this.#v[vcpu];
+    if (s === undefined) throw new HostError("BAD_OPTION", `no vCPU ${vcpu}`, { vcpu });
+    s.hostStopped = !runnable;
+    if (runnable) this.#allPausedRearm();
+    else this.#checkAllPaused();
   }
 
   agentBooted(vcpu: number): boolean {
@@ -274,7 +289,7 @@ export class Scheduler {
   }
 
   #guestRunnable(s: VcpuState, now: number): boolean {
-    if (!s.agentBooted || s.guestCall) return false;
+    if (!s.agentBooted || s.guestCall || s.hostStopped) return false;
     switch (s.guest) {
       case "runnable":
         return true;
@@ -436,8 +451,9 @@ export class Scheduler {
   }
 
   #checkAllPaused(): void {
-    const stopped = this.#v.every((s) => s.guest === "paused" || s.guest === "held" || s.guest === "dead");
-    const some = this.#v.some((s) => s.guest === "paused" || s.guest === "held");
+    const states = this.guestStates();
+    const stopped = states.every((g) => g === "paused" || g === "held" || g === "dead");
+    const some = states.some((g) => g === "paused" || g === "held");
     if (stopped && some && !this.#allPaused) {
       this.#allPaused = true;
       this.#o.counters.inc("scheduler.all-paused");
