@@ -5,3 +5,5 @@ export * from "./arch/index.js";
 export * from "./attest/index.js";
 // Live drivers (src/client/drivers): agent v1 over attested TLS, and the plain-TCP baseline.
 export * from "./drivers/index.js";
+// Memory acquisition (src/client/acquire): resumable dumps for `seven dump`.
+export * from "./acquire/index.js";

@@ -1,0 +1,245 @@
+/**
+ * Memory acquisition (`seven dump`): all of a driver's guest memory (outside any excluded
+ * region, e.g. the agent's own) into a LiME, ELF core or raw file, read in large chunks
+ * (the live drivers split each chunk by the agent's limits and pipeline the pieces), with
+ * progress, interruptible (AbortSignal) and resumable.
+ *
+ * While running, the output is FILE.partial and FILE.journal records how much of it is
+ * complete (journal.ts). An interruption or a failure keeps both and throws
+ * DUMP_INTERRUPTED; `resume: true` continues: the writers regenerate the file from the
+ * start, the bytes already in FILE.partial are skipped without being read again, and the
+ * rest is appended. Success renames FILE.partial to FILE and removes the journal.
+ */
+import { open, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import {
+  VmiError,
+  writeElfCore,
+  writeLime,
+  type ByteSink,
+  type ChunkSource,
+  type DumpProgress,
+  type Driver,
+  type MemoryRange,
+  type RegisterSet,
+} from "../vmi/index.js";
+import { AcquireError } from "./errors.js";
+import { readJournal, writeJournal, type DumpFormat, type DumpJournal } from "./journal.js";
+
+export interface DumpMemoryOptions {
+  readonly out: string;
+  readonly format: DumpFormat;
+  /** Who is being dumped (endpoint + measurement, or an image path); a resume must name the same. */
+  readonly source: string;
+  /** Default: the driver's memory ranges. */
+  readonly ranges?: readonly MemoryRange[];
+  /** Regions left out (e.g. the agent's own region), [start, end). */
+  readonly exclude?: readonly { readonly start: bigint; readonly end: bigint }[];
+  readonly resume?: boolean;
+  /** Bytes per read (default 8 MiB). */
+  readonly chunkSize?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: DumpProgress) => void;
+  /** Registers for the ELF notes (default: the driver's, when it has them). */
+  readonly vcpus?: readonly RegisterSet[];
+}
+
+export interface DumpResult {
+  readonly path: string;
+  readonly format: DumpFormat;
+  readonly ranges: readonly MemoryRange[];
+  /** Guest bytes in the file, and bytes read in this run (less after a resume). */
+  readonly dataBytes: bigint;
+  readonly readBytes: bigint;
+  readonly fileBytes: number;
+  readonly resumedAt: bigint | undefined;
+  readonly ms: number;
+}
+
+export const DEFAULT_DUMP_CHUNK = 8 << 20;
+
+const mib = (n: bigint): string => (Number(n) / (1 << 20)).toFixed(1);
+
+/** `ranges` minus the excluded regions, sorted. */
+export function subtractRegions(ranges: readonly MemoryRange[], exclude: readonly { start: bigint; end: bigint }[]): MemoryRange[] {
+  let out = [...ranges].sort((a, b) => (a.gpa < b.gpa ? -1 : 1)).map((r) => ({ gpa: r.gpa, len: r.len }));
+  for (const x of exclude) {
+    if (x.end <= x.start) continue;
+    out = out.flatMap((r) => {
+      const end = r.gpa + r.len;
+      if (x.end <= r.gpa || x.start >= end) return [r];
+      const parts: MemoryRange[] = [];
+      if (x.start > r.gpa) parts.push({ gpa: r.gpa, len: x.start - r.gpa });
+      if (x.end < end) parts.push({ gpa: x.end, len: end - x.end });
+      return parts;
+    });
+  }
+  return out;
+}
+
+/** A sink over the partial file that drops the first `skip` bytes (already there from an earlier run). */
+class ResumingSink implements ByteSink {
+  #pos = 0;
+  constructor(
+    readonly fh: FileHandle,
+    readonly skip: number,
+  ) {}
+  get position(): number {
+    return this.#pos;
+  }
+  async write(bytes: Uint8Array): Promise<void> {
+    const start = this.#pos;
+    this.#pos += bytes.length;
+    if (this.#pos <= this.skip) return;
+    const from = Math.max(0, this.skip - start);
+    let done = from;
+    while (done < bytes.length) {
+      const { bytesWritten } = await this.fh.write(bytes, done, bytes.length - done, start + done);
+      done += bytesWritten;
+    }
+  }
+}
+
+export async function dumpMemory(driver: Driver, opts: DumpMemoryOptions): Promise<DumpResult> {
+  const t0 = performance.now();
+  const chunkSize = opts.chunkSize ?? DEFAULT_DUMP_CHUNK;
+  const ranges = subtractRegions(opts.ranges ?? (await driver.info()).memoryRanges, opts.exclude ?? []).filter((r) => r.len > 0n);
+  if (ranges.length === 0) throw new AcquireError("NOTHING_TO_DUMP", `${driver.name} has no memory to dump`, { driver: driver.name });
+  const total = ranges.reduce((s, r) => s + r.len, 0n);
+  const partial = `${opts.out}.partial`;
+  const journalPath = `${opts.out}.journal`;
+  const rangeHex = ranges.map((r) => ({ gpa: "0x" + r.gpa.toString(16), len: "0x" + r.len.toString(16) }));
+
+  let journal: DumpJournal;
+  let fh: FileHandle;
+  if (opts.resume) {
+    journal = await readJournal(journalPath);
+    const same =
+      journal.format === opts.format &&
+      journal.chunkSize === chunkSize &&
+      journal.source === opts.source &&
+      JSON.stringify(journal.ranges) === JSON.stringify(rangeHex);
+    if (!same) {
+      throw new AcquireError("JOURNAL_MISMATCH", `cannot resume: ${journalPath} describes another dump (${journal.format} of ${journal.source}); remove ${partial} and the journal to start over`, {
+        journal: { format: journal.format, source: journal.source },
+        asked: { format: opts.format, source: opts.source },
+      });
+    }
+    const st = await stat(partial).catch(() => undefined);
+    if (!st || st.size < journal.fileBytes) {
+      throw new AcquireError("BAD_JOURNAL", `cannot resume: ${partial} is ${st ? `shorter than the journal says (${st.size} < ${journal.fileBytes} bytes)` : "missing"}`, { partial });
+    }
+    fh = await open(partial, "r+");
+    await fh.truncate(journal.fileBytes);
+  } else {
+    if (await stat(partial).catch(() => undefined)) {
+      throw new AcquireError("PARTIAL_EXISTS", `${partial} exists from an interrupted dump: add --resume to continue it, or remove it and ${journalPath}`, { partial });
+    }
+    const now = new Date().toISOString();
+    journal = {
+      version: 1,
+      format: opts.format,
+      ranges: rangeHex,
+      chunkSize,
+      source: opts.source,
+      totalBytes: "0x" + total.toString(16),
+      fileBytes: 0,
+      dataBytes: "0",
+      startedAt: now,
+      updatedAt: now,
+    };
+    fh = await open(partial, "w");
+    await writeJournal(journalPath, journal);
+  }
+
+  const skipData = BigInt(journal.dataBytes);
+  const sink = new ResumingSink(fh, journal.fileBytes);
+  // Offset of each range's first byte in the concatenated guest data.
+  const starts: bigint[] = [];
+  ranges.reduce((acc, r) => (starts.push(acc), acc + r.len), 0n);
+  const dataOffset = (gpa: bigint): bigint => {
+    for (let i = ranges.length - 1; i >= 0; i--) if (gpa >= ranges[i]!.gpa) return starts[i]! + (gpa - ranges[i]!.gpa);
+    return 0n;
+  };
+  let readBytes = 0n;
+  const read: ChunkSource = async (gpa, len) => {
+    if (opts.signal?.aborted) throw new AcquireError("DUMP_INTERRUPTED", "interrupted", { reason: "signal" });
+    if (dataOffset(gpa) + BigInt(len) <= skipData) return new Uint8Array(len);
+    const [r] = await driver.readPhys([{ gpa, len }]);
+    if (r instanceof VmiError) throw r;
+    if (!r || r.length !== len) throw new VmiError("DRIVER_FAILED", `${driver.name} returned a short read at 0x${gpa.toString(16)}`, { gpa, len });
+    readBytes += BigInt(len);
+    return r;
+  };
+  let journalChain: Promise<void> = Promise.resolve();
+  const onProgress = (p: DumpProgress): void => {
+    opts.onProgress?.(p);
+    if (p.done <= skipData) return;
+    journal.fileBytes = sink.position;
+    journal.dataBytes = p.done.toString();
+    journal.updatedAt = new Date().toISOString();
+    const snapshot = { ...journal };
+    journalChain = journalChain.then(() => writeJournal(journalPath, snapshot));
+  };
+  const done = (): bigint => BigInt(journal.dataBytes);
+
+  try {
+    const w = { chunkSize, onProgress };
+    if (opts.format === "lime") await writeLime(sink, ranges, read, w);
+    else if (opts.format === "elf") {
+      const vcpus = opts.vcpus ?? (driver.capabilities.registers && driver.getRegisters ? (await driver.getRegisters()).map((v) => v.regs) : []);
+      await writeElfCore(sink, ranges, read, { ...w, vcpus });
+    } else await writeRaw(sink, ranges, read, w);
+    await journalChain;
+  } catch (e) {
+    await journalChain.catch(() => undefined);
+    await fh.close().catch(() => undefined);
+    const why = e instanceof AcquireError && e.details["reason"] === "signal" ? "interrupted" : e instanceof Error ? e.message : String(e);
+    throw new AcquireError(
+      "DUMP_INTERRUPTED",
+      `dump stopped at ${mib(done())} of ${mib(total)} MiB (${why}); ${partial} and ${journalPath} are kept: run the same command with --resume to continue`,
+      { partial, journal: journalPath, doneBytes: done(), totalBytes: total, reason: (e as { code?: unknown }).code ?? "ERROR" },
+      { cause: e },
+    );
+  }
+  await fh.close();
+  await rename(partial, opts.out);
+  await rm(journalPath, { force: true });
+  return {
+    path: opts.out,
+    format: opts.format,
+    ranges,
+    dataBytes: total,
+    readBytes,
+    fileBytes: sink.position,
+    resumedAt: opts.resume ? skipData : undefined,
+    ms: performance.now() - t0,
+  };
+}
+
+/** A raw image: file offset = guest-physical address, holes zero-filled. */
+async function writeRaw(sink: ByteSink, ranges: readonly MemoryRange[], read: ChunkSource, o: { chunkSize: number; onProgress: (p: DumpProgress) => void }): Promise<void> {
+  const total = ranges.reduce((s, r) => s + r.len, 0n);
+  const chunk = BigInt(o.chunkSize);
+  let pos = 0n;
+  let done = 0n;
+  for (const r of ranges) {
+    while (pos < r.gpa) {
+      const n = Number(r.gpa - pos < chunk ? r.gpa - pos : chunk);
+      await sink.write(new Uint8Array(n));
+      pos += BigInt(n);
+    }
+    const end = r.gpa + r.len;
+    const fetch = (gpa: bigint): Promise<Uint8Array> => read(gpa, Number(end - gpa < chunk ? end - gpa : chunk));
+    let next: Promise<Uint8Array> | undefined = fetch(r.gpa);
+    while (next) {
+      const b: Uint8Array = await next;
+      const after: bigint = pos + BigInt(b.length);
+      next = after < end ? fetch(after) : undefined;
+      next?.catch(() => undefined);
+      await sink.write(b);
+      pos = after;
+      done += BigInt(b.length);
+      o.onProgress({ done, total });
+    }
+  }
+}
