@@ -7,3 +7,7 @@ export * from "./attest/index.js";
 export * from "./drivers/index.js";
 // Memory acquisition (src/client/acquire): resumable dumps for `seven dump`.
 export * from "./acquire/index.js";
+// Linux forensics (src/client/linux): profiles, kernel discovery, walkers, plugins, checks.
+export * from "./linux/index.js";
+// Output rendering (src/client/output): tables for people, JSON for machines.
+export * from "./output/index.js";

@@ -1,0 +1,112 @@
+/**
+ * RDMI policies 1 and 2.
+ * hidden-processes: the task list (leaders, threads, per-CPU current tasks) against the
+ *   pid IDR and the run queues; a task the scheduler or the pid allocator knows but the
+ *   list does not is hidden (DKOM unlinking).
+ * credentials: escalation signs — a user task running on init_cred, distinct processes
+ *   sharing one root cred, a root process whose parent is not root (and not set-uid
+ *   root either), a non-root task holding every capability.
+ */
+import { CAP_FULL_SET, ROOT_UID } from "../constants.js";
+import { WalkError } from "../errors.js";
+import { requirements } from "../requirements.js";
+import { PID_IDR, listPids } from "../walkers/pid-idr.js";
+import { RUNQUEUES, listRunQueues } from "../walkers/runqueues.js";
+import { PER_CPU, PROCESSES, TASKS, currentTasks, describeTasks, listTasks, readTasks, type Process, type Task } from "../walkers/tasks.js";
+import { type IntegrityCheck, type Finding, finder, hex } from "./check.js";
+
+const name = (t: Task): string => `pid ${t.pid} (${t.comm})`;
+
+export const hiddenProcesses: IntegrityCheck = {
+  name: "hidden-processes",
+  version: "1.0.0",
+  policy: 1,
+  description: "Task list vs pid IDR and run queues: tasks known to the kernel but missing from the list",
+  requirements: [TASKS, PID_IDR, RUNQUEUES, PER_CPU],
+  async run(ctx) {
+    const k = ctx.kernel;
+    const f = finder(this.name);
+    const listed = await listTasks(k, { threads: true });
+    const known = new Set(listed.map((t) => t.address));
+    for (const c of await currentTasks(k)) known.add(c.task.address);
+    const findings: Finding[] = [];
+    const pids = await listPids(k);
+    const byTask = new Map<bigint, number>();
+    for (const p of pids) if (p.task !== null) byTask.set(p.task, p.nr);
+    const rqs = await listRunQueues(k);
+    const rqTasks = new Map<bigint, string>();
+    for (const rq of rqs) {
+      rqTasks.set(rq.curr, `curr of CPU ${rq.cpu}`);
+      rqTasks.set(rq.idle, `idle of CPU ${rq.cpu}`);
+      for (const t of rq.queued) rqTasks.set(t, `queued on CPU ${rq.cpu}`);
+    }
+    const idrOnly = [...byTask.keys()].filter((a) => !known.has(a));
+    const rqOnly = [...rqTasks.keys()].filter((a) => a !== 0n && !known.has(a) && !byTask.has(a));
+    const unknown = [...idrOnly, ...rqOnly];
+    const read = await readTasks(k, unknown);
+    unknown.forEach((a, i) => {
+      const t = read[i]!;
+      const label = t instanceof WalkError ? `task ${hex(a)}` : name(t);
+      const where = byTask.has(a) ? `in the pid IDR as ${byTask.get(a)}` : `on a run queue (${rqTasks.get(a)})`;
+      // Idle tasks of other CPUs are reached through the run queues, not the list: not hidden.
+      if (!(t instanceof WalkError) && t.pid === 0 && rqTasks.get(a)?.startsWith("idle")) return;
+      findings.push(f("high", label, `${where} but not in the task list`, a));
+    });
+    for (const t of listed) {
+      if (t.pid !== 0 && !byTask.has(t.address) && t.exitState === 0) findings.push(f("medium", name(t), "in the task list but not in the pid IDR", t.address));
+    }
+    return { findings, note: `${listed.length} tasks listed, ${pids.length} pids, ${rqs.length} run queues` };
+  },
+};
+
+const CRED_SYMS = requirements("credentials", { symbols: ["init_cred"], uses: [PROCESSES] });
+
+const isRoot = (p: Process): boolean => p.creds !== null && (p.creds.uid === ROOT_UID || p.creds.euid === ROOT_UID);
+
+export const credentials: IntegrityCheck = {
+  name: "credentials",
+  version: "1.0.0",
+  policy: 2,
+  description: "Credential escalation: init_cred on user tasks, shared root creds, root children of non-root parents, full capabilities without root",
+  requirements: [CRED_SYMS],
+  async run(ctx) {
+    const k = ctx.kernel;
+    const f = finder(this.name);
+    const initCred = k.bound(CRED_SYMS).sym.init_cred;
+    const procs = await describeTasks(k, await listTasks(k, { threads: true }));
+    const byAddr = new Map(procs.map((p) => [p.address, p]));
+    const findings: Finding[] = [];
+    const owners = new Map<bigint, Process[]>();
+    for (const p of procs) owners.set(p.realCred, [...(owners.get(p.realCred) ?? []), p]);
+    for (const p of procs) {
+      if (p.pid === 0) continue;
+      const user = !p.kernelThread;
+      if (user && (p.cred === initCred || p.realCred === initCred)) {
+        findings.push(f("high", name(p), "a user process runs with init_cred (the kernel's own credentials)", p.cred));
+      }
+      const c = p.creds;
+      if (c === null) continue;
+      if (user && c.uid === ROOT_UID) {
+        const parent = byAddr.get(p.realParent);
+        const pc = parent?.creds;
+        if (parent && parent.pid !== 0 && pc && pc.uid !== ROOT_UID && pc.euid !== ROOT_UID && pc.suid !== ROOT_UID) {
+          findings.push(f("high", name(p), `runs as root but its parent ${name(parent)} is uid ${pc.uid} and not set-uid root`, p.address));
+        }
+      }
+      if (c.uid !== ROOT_UID && c.euid !== ROOT_UID && (c.capEffective & CAP_FULL_SET) === CAP_FULL_SET) {
+        findings.push(f("medium", name(p), `uid ${c.uid} holds every capability (0x${c.capEffective.toString(16)})`, p.cred));
+      }
+    }
+    for (const [cred, ps] of owners) {
+      const groups = new Set(ps.map((p) => p.tgid));
+      if (groups.size < 2 || cred === initCred) continue;
+      const root = ps.find((p) => isRoot(p));
+      if (!root) continue;
+      for (const p of ps) {
+        if (p.tgid === root.tgid || p.kernelThread) continue;
+        findings.push(f("high", name(p), `shares its credentials (${hex(cred)}) with root ${name(root)}`, cred));
+      }
+    }
+    return { findings, note: `${procs.length} tasks` };
+  },
+};

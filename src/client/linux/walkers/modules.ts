@@ -1,0 +1,99 @@
+/**
+ * Loaded modules two ways: the `modules` list (struct module.list, what lsmod and
+ * /proc/modules show) and the module kset (module_kset → kset.list → kobject.entry →
+ * container module_kobject → mod: what /sys/module shows). A module in one and not the
+ * other has been hidden. Built-in "modules" with parameters sit in the kset with mod NULL.
+ */
+import { VmiError } from "../../vmi/index.js";
+import { isKernelPointer } from "../constants.js";
+import { badPointer, walkReadError } from "../errors.js";
+import type { LinuxKernel } from "../kernel.js";
+import { requirements } from "../requirements.js";
+import { StructView, readStrings, readViews, windowOf, windowOfStruct } from "../struct-view.js";
+import { containerOf, walkList } from "./list.js";
+
+export const MODULES = requirements("modules", {
+  members: {
+    module: ["list", "name", "state", "core_layout.base", "core_layout.size", "core_layout.text_size", "mkobj"],
+    module_kobject: ["kobj", "mod"],
+  },
+  symbols: ["modules"],
+});
+
+export const MODULE_KSET = requirements("module-kset", {
+  members: {
+    kset: ["list"],
+    kobject: ["name", "entry"],
+    module_kobject: ["kobj", "mod"],
+  },
+  symbols: ["module_kset"],
+});
+
+export interface Module {
+  readonly address: bigint;
+  readonly name: string;
+  /** enum module_state: 0 live, 1 coming, 2 going, 3 unformed. */
+  readonly state: number;
+  /** Core layout: where the module's code and data live. */
+  readonly base: bigint;
+  readonly size: number;
+  readonly textSize: number;
+  /** &mod->mkobj.kobj: what the kset links. */
+  readonly kobject: bigint;
+}
+
+export async function listModules(k: LinuxKernel): Promise<Module[]> {
+  const b = k.bound(MODULES);
+  const o = b.o.module;
+  const w = windowOfStruct(b.m.module);
+  const nodes = await walkList(k.vmi, b.sym.modules, { walker: "modules", limit: k.limits.maxListLength, window: { from: w.from - o.list, len: w.len } });
+  return nodes.map((n) => {
+    const v = new StructView(containerOf(n.node, o.list), n.view.bytes, w.from);
+    return {
+      address: v.addr,
+      name: v.str(o.name, b.m.module.name.size),
+      state: v.u32(o.state),
+      base: v.ptr(o["core_layout.base"]),
+      size: v.u32(o["core_layout.size"]),
+      textSize: v.u32(o["core_layout.text_size"]),
+      kobject: v.field(o.mkobj + b.o.module_kobject.kobj),
+    };
+  });
+}
+
+export interface KsetEntry {
+  readonly kobject: bigint;
+  readonly name: string;
+  /** The module owning it, or null for built-in modules' parameter directories. */
+  readonly module: bigint | null;
+}
+
+/** Entries of the module kset (/sys/module). */
+export async function listModuleKset(k: LinuxKernel): Promise<KsetEntry[]> {
+  const b = k.bound(MODULE_KSET);
+  let kset: bigint;
+  try {
+    kset = await k.vmi.pointer({ kind: "kva", addr: b.sym.module_kset });
+  } catch (e) {
+    if (e instanceof VmiError) throw walkReadError("module-kset", e, "module_kset");
+    throw e;
+  }
+  if (!isKernelPointer(kset)) throw badPointer("module-kset", b.sym.module_kset, kset, "module_kset");
+  const nodes = await walkList(k.vmi, kset + BigInt(b.o.kset.list), { walker: "module-kset", limit: k.limits.maxListLength });
+  const kobjs = nodes.map((n) => containerOf(n.node, b.o.kobject.entry));
+  const names = await readViews(k.vmi, kobjs, windowOf([b.m.kobject.name]));
+  const mkobjs = kobjs.map((ko) => containerOf(ko, b.o.module_kobject.kobj));
+  const mods = await readViews(k.vmi, mkobjs, windowOf([b.m.module_kobject.mod]));
+  const namePtrs = names.map((v) => {
+    if (v instanceof VmiError) throw walkReadError("module-kset", v, "kobject");
+    return v.ptr(b.o.kobject.name);
+  });
+  const strs = await readStrings(k.vmi, namePtrs.map((p) => (isKernelPointer(p) ? p : 0n)), 256);
+  return kobjs.map((ko, i) => {
+    const m = mods[i]!;
+    if (m instanceof VmiError) throw walkReadError("module-kset", m, "module_kobject");
+    const mod = m.ptr(b.o.module_kobject.mod);
+    const s = strs[i]!;
+    return { kobject: ko, name: typeof s === "string" ? s : "", module: mod === 0n ? null : mod };
+  });
+}
