@@ -66,20 +66,27 @@ test("the agent pauses on a forwarded #NPF: VMRUN refuses the paused VMSA, all-p
 });
 
 test("VMRUN of a paused VMSA is refused and retires no VMPL1 instruction, even when the host keeps trying", () => {
-  const w = testWorld({ vcpus: 2, adversary: { vmrunPaused: { every: 1 } } });
-  w.agent.flags = AGENT_YIELD.MORE_WORK; // keep the agent running so it can act
+  const clock = new ManualClock(T0);
+  const w = testWorld({ vcpus: 2, clock, adversary: { vmrunPaused: { every: 1 } } });
+  w.agent.timerNs = 1_000_000n; // the agent asks to be woken every millisecond
   w.host.round();
   w.agent.pauseRequest = "pause";
+  clock.advance(1);
   w.host.round();
   w.host.round();
+  assert.deepEqual(w.host.guestStates(), ["paused", "paused"]);
   const before = [retired1(w, 0), retired1(w, 1)];
-  for (let i = 0; i < 20; i++) w.host.round();
+  for (let i = 0; i < 20; i++) {
+    clock.advance(1);
+    w.host.round();
+  }
   const c = w.host.counters();
   assert.ok((c["adversary.vmrun-paused.refused"] ?? 0) >= 20, "the adversary tried every round");
   assert.equal(c["adversary.vmrun-paused.entered"], undefined);
   assert.deepEqual([retired1(w, 0), retired1(w, 1)], before);
   // Resume: the agent sets the VMSA bits again and the contexts run.
   w.agent.pauseRequest = "resume";
+  clock.advance(1);
   w.host.round();
   w.host.round();
   assert.ok(retired1(w, 0) > before[0]! && retired1(w, 1) > before[1]!);
@@ -115,11 +122,20 @@ test("the agent's timer: VMPL0 runs with TIMER once the delay has passed on the 
 });
 
 test("MORE_WORK makes VMPL0 run again the next round", () => {
-  const w = testWorld({ vcpus: 1 });
+  const clock = new ManualClock(T0);
+  const w = testWorld({ vcpus: 1, clock });
+  w.agent.timerNs = 1n;
+  w.host.round();
   w.agent.flags = AGENT_YIELD.MORE_WORK;
-  for (let i = 0; i < 4; i++) w.host.round();
-  assert.equal(w.agent.runs.length, 4);
+  clock.advance(1);
+  w.host.round(); // the timer: the agent now asks for more work
+  w.agent.timerNs = 0n;
+  for (let i = 0; i < 3; i++) w.host.round();
+  assert.equal(w.agent.runs.length, 5);
   assert.equal(w.host.counters()["agent.runs.more-work"], 3);
+  w.agent.flags = 0n;
+  for (let i = 0; i < 3; i++) w.host.round();
+  assert.equal(w.agent.runs.length, 6, "one more run to hear that the work is done");
 });
 
 test("HLT idles the context until the next tick; a triple fault kills only that vCPU's guest", () => {
@@ -159,14 +175,31 @@ test("starve-vmpl0: after boot, forwarded faults never reach the agent", () => {
 test("delay-vmpl0: the agent's work waits the given time on the injected clock", () => {
   const clock = new ManualClock(T0);
   const w = testWorld({ vcpus: 1, clock, adversary: { delayVmpl0: { ms: 30 } } });
-  w.agent.flags = AGENT_YIELD.MORE_WORK;
-  w.host.round(); // boot is not delayed; the agent asks for more work, which is
+  w.agent.timerNs = 1_000_000n;
+  w.host.round(); // boot is not delayed
   const n = w.agent.runs.length;
+  clock.advance(1); // the timer is due: work for the agent, which the host holds back
   for (let i = 0; i < 5; i++) w.host.round();
   assert.equal(w.agent.runs.length, n);
-  clock.advance(30);
+  clock.advance(29);
+  w.host.round();
+  assert.equal(w.agent.runs.length, n);
+  clock.advance(1);
   w.host.round();
   assert.equal(w.agent.runs.length, n + 1);
+  assert.ok(w.host.counters()["adversary.delay-vmpl0"]! >= 6);
+});
+
+test("an agent that yields MORE_WORK is still booting: its vCPU's VMPL1 waits", () => {
+  const w = testWorld({ vcpus: 1 });
+  w.agent.flags = AGENT_YIELD.MORE_WORK;
+  for (let i = 0; i < 3; i++) w.host.round();
+  assert.equal(retired1(w, 0), 0);
+  assert.equal(w.host.agentBooted(0), false);
+  w.agent.flags = 0n;
+  w.host.round();
+  w.host.round();
+  assert.ok(w.host.agentBooted(0) && retired1(w, 0) > 0);
 });
 
 test("forge-npf: VMPL0 runs with NPF_FORWARD although nothing faulted; the agent sees no #NPF exit", () => {

@@ -43,6 +43,12 @@ interface VcpuState {
   agentMoreWork: boolean;
   /** Preempted mid-turn (budget ran out): continue next round. */
   agentInTurn: boolean;
+  /**
+   * The last VMPL0 exit ended a turn (a yield): the next VMRUN enters afresh and reads the
+   * run reasons from its GHCB. False while a turn is unfinished (preempted, or a request
+   * such as GUEST_REQUEST whose result sits in the GHCB): reasons then wait.
+   */
+  agentFresh: boolean;
   /** The guest asked to run VMPL0 (run-at-VMPL). */
   guestCall: boolean;
   /** Since when the agent has had work (for delay-vmpl0). */
@@ -126,6 +132,7 @@ export class Scheduler {
       agentWakeAt: undefined,
       agentMoreWork: false,
       agentInTurn: false,
+      agentFresh: true,
       guestCall: false,
       agentNeedSince: undefined,
       hostStopped: false,
@@ -305,17 +312,21 @@ export class Scheduler {
 
   #agentTurn(v: number, s: VcpuState, now: number): void {
     const o = this.#o;
-    const reasons = (s.agentBooted ? 0n : SEVEN_RUN_REASON.BOOT) | s.agentReasons;
-    for (const [bit, name] of REASON_NAMES) if ((reasons & bit) !== 0n) o.counters.inc(`agent.runs.${name}`);
+    const onNic = v === this.#nicVcpu && o.nic !== undefined;
     if (s.agentMoreWork) o.counters.inc("agent.runs.more-work");
-    s.agentReasons = 0n;
+    if (s.agentFresh) {
+      const reasons = (s.agentBooted ? 0n : SEVEN_RUN_REASON.BOOT) | s.agentReasons;
+      for (const [bit, name] of REASON_NAMES) if ((reasons & bit) !== 0n) o.counters.inc(`agent.runs.${name}`);
+      s.agentReasons = 0n;
+      this.#hint(v, reasons);
+      if (onNic) o.nic!.beforeAgentRun((reasons & SEVEN_RUN_REASON.NIC) !== 0n && this.#spuriousNic);
+      this.#spuriousNic = false;
+    } else {
+      o.counters.inc("agent.runs.continued");
+    }
     s.agentMoreWork = false;
     s.guestCall = false;
     s.agentNeedSince = undefined;
-    this.#hint(v, reasons);
-    const onNic = v === this.#nicVcpu && o.nic !== undefined;
-    if (onNic) o.nic!.beforeAgentRun((reasons & SEVEN_RUN_REASON.NIC) !== 0n && this.#spuriousNic);
-    this.#spuriousNic = false;
     s.agentInTurn = false;
     for (let i = 0; i < MAX_AGENT_VMRUNS_PER_ROUND; i++) {
       const exit = o.hv.vmrun(v, o.layout.vmsa0[v]!, this.#agentBudget);
@@ -337,14 +348,20 @@ export class Scheduler {
         const r = o.ghcb.handle(v, 0, o.layout.vmsa0[v]!, exit);
         switch (r.kind) {
           case "yield":
-            s.agentBooted = true;
+            s.agentFresh = true;
             s.agentMoreWork = (r.flags & AGENT_YIELD.MORE_WORK) !== 0n;
+            // Booted: the first yield that asks for nothing more (the agent yields MORE_WORK while it boots).
+            if (!s.agentMoreWork) s.agentBooted = true;
             if ((r.flags & AGENT_YIELD.TX_PENDING) !== 0n) o.nic?.pump();
             this.#hold(s, (r.flags & AGENT_YIELD.HOLDING) !== 0n);
             s.agentWakeAt = r.delayNs > 0n ? now + Number(r.delayNs) / 1e6 : undefined;
             return false;
           case "run-vmpl":
-            if (r.vmpl === 0) return true;
+            if (r.vmpl === 0) {
+              s.agentFresh = false;
+              return true;
+            }
+            s.agentFresh = true;
             s.agentBooted = true;
             this.#hold(s, false);
             return false;
@@ -352,13 +369,16 @@ export class Scheduler {
             this.#terminate(v, 0, r.reasonSet, r.reason);
             return false;
           default:
+            s.agentFresh = false;
             return true;
         }
       }
       case VMEXIT_INTR:
+        s.agentFresh = false;
         s.agentInTurn = true;
         return false;
       case VMEXIT_HLT:
+        s.agentFresh = true;
         s.agentBooted = true;
         return false;
       case VMEXIT_SHUTDOWN:
