@@ -135,6 +135,8 @@ export class VmiCore {
   #active: StepJob | undefined;
   #nextEvent = 1n;
   #nextSession = 1;
+  /** vCPUs whose fault was consumed by a scan before the host's forward for it arrived. */
+  readonly #consumedEarly = new Set<number>();
 
   constructor(backend: MachineBackend, options: CoreOptions) {
     this.backend = backend;
@@ -377,13 +379,20 @@ export class VmiCore {
         this.#onNpf(v, info1, gpa);
         // Matched or counted as unmatched there: either way the claim had hardware behind it.
         if (hint?.vcpu === v) satisfied = true;
+        else this.#consumedEarly.add(v);
       } else if (code === BigInt(SVM_EXIT.EXCP_DB) && this.#active?.vcpu === v) {
         this.#consume(v);
         this.#completeStep();
         if (hint?.vcpu === v) satisfied = true;
+        else this.#consumedEarly.add(v);
       }
     }
-    if (hint !== undefined && (hint.npf || hint.db) && !satisfied) this.counters.unmatchedFaults++;
+    if (hint !== undefined && (hint.npf || hint.db) && !satisfied) {
+      // A forward of a fault an earlier scan already consumed is not a forgery.
+      if (!this.#consumedEarly.delete(hint.vcpu)) this.counters.unmatchedFaults++;
+    } else if (hint !== undefined && (hint.npf || hint.db)) {
+      this.#consumedEarly.delete(hint.vcpu);
+    }
     this.run.apply();
   }
 

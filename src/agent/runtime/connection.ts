@@ -1,0 +1,209 @@
+/**
+ * One NIC connection: a TLS 1.3 server socket (node:tls) over a Duplex whose input is the
+ * connection's RX records and whose output is collected for the TX ring. Node processes
+ * TLS synchronously when bytes are pushed, so the handshake and decryption happen while
+ * the agent runs; requests are handled only from the agent's service loop.
+ *
+ * The session is chosen on the one endpoint (ALPN):
+ *  - "seven/1" → v1, only if the client certificate's public key equals the measured owner
+ *    key (SPKI DER compared byte for byte);
+ *  - no ALPN → the prototype's v0, only if the measured configuration allows it;
+ *  - anything else → closed.
+ */
+import { Duplex } from "node:stream";
+import { TLSSocket } from "node:tls";
+import type { SecureContext } from "node:tls";
+import { bytesEqual } from "../../shared/base/index.js";
+import { ALPN_V1 } from "../../shared/protocol/index.js";
+import type { AgentConfig } from "../config.js";
+import type { VmiCore } from "../service/core.js";
+import { V0Session } from "../service/session-v0.js";
+import { V1Session } from "../service/session-v1.js";
+import type { Session, SessionTransport } from "../service/session.js";
+
+export interface ConnectionContext {
+  readonly secureContext: SecureContext;
+  readonly config: AgentConfig;
+  readonly core: VmiCore;
+  readonly serverSpki: Uint8Array;
+  readonly heartbeatIntervalNs: bigint;
+  readonly note: (what: ConnectionNote, conn: number) => void;
+}
+
+export type ConnectionNote = "v1-open" | "v0-open" | "refused-not-owner" | "refused-v0-disabled" | "refused-alpn" | "tls-error" | "session-fatal";
+
+/** Ciphertext the agent buffers per connection before it stops serving that session. */
+export const TX_BACKLOG_LIMIT = 8 << 20;
+
+export class NicConnection {
+  readonly id: number;
+  readonly #ctx: ConnectionContext;
+  readonly #wire: Duplex;
+  readonly #tls: TLSSocket;
+  readonly #tx: Uint8Array[] = [];
+  #txBytes = 0;
+  #session: Session | undefined;
+  /** Our side is finished (TLS closed or refused): send CLOSE once the TX backlog is out. */
+  #localDone = false;
+  /** close() was called; the TLS layer may still be flushing. */
+  #closeRequested = false;
+  /** The host closed the connection (its CLOSE record). */
+  hostClosed = false;
+  /** Our CLOSE record has been written to the TX ring. */
+  closeSent = false;
+
+  constructor(id: number, ctx: ConnectionContext) {
+    this.id = id;
+    this.#ctx = ctx;
+    this.#wire = new Duplex({
+      read() {},
+      write: (chunk: Buffer, _enc, cb) => {
+        if (!this.#localDone || chunk.length > 0) {
+          this.#tx.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength).slice());
+          this.#txBytes += chunk.length;
+        }
+        cb();
+      },
+      final: (cb) => {
+        this.#finish();
+        cb();
+      },
+    });
+    this.#wire.on("error", () => this.#finish());
+    this.#tls = new TLSSocket(this.#wire, {
+      isServer: true,
+      secureContext: ctx.secureContext,
+      requestCert: true,
+      rejectUnauthorized: false,
+      ALPNProtocols: [ALPN_V1],
+    });
+    this.#tls.on("secure", () => this.#onSecure());
+    this.#tls.on("data", (d: Buffer) => this.#session?.accept(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+    this.#tls.on("error", () => {
+      this.#ctx.note("tls-error", this.id);
+      this.#teardown();
+    });
+    this.#tls.on("close", () => this.#teardown());
+    this.#tls.on("end", () => this.#tls.end());
+  }
+
+  get session(): Session | undefined {
+    return this.#session;
+  }
+
+  get txBytes(): number {
+    return this.#txBytes;
+  }
+
+  /** Whether the session may handle requests now (not throttled by an unsent backlog). */
+  get serviceable(): boolean {
+    return this.#session !== undefined && !this.#session.closed && this.#txBytes < TX_BACKLOG_LIMIT;
+  }
+
+  /**
+   * TLS output still on its way to the wire: node completes a socket write asynchronously
+   * and queues the next one behind it, so ciphertext may appear after this run.
+   */
+  get tlsBusy(): boolean {
+    return !this.#tls.destroyed && this.#tls.writableLength > 0;
+  }
+
+  /** Closing, but the TLS layer has not finished yet (another run will be needed). */
+  get closing(): boolean {
+    return this.#closeRequested && !this.#localDone && !this.hostClosed;
+  }
+
+  /** Whether our CLOSE record should go out now. */
+  get wantsClose(): boolean {
+    return !this.closeSent && (this.#localDone || this.hostClosed) && this.#txBytes === 0;
+  }
+
+  /** Bytes of a DATA record from the host. */
+  feed(bytes: Uint8Array): void {
+    if (this.#localDone || this.hostClosed) return;
+    this.#wire.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+
+  /** The host's CLOSE record. */
+  hostClose(): void {
+    if (this.hostClosed) return;
+    this.hostClosed = true;
+    this.#teardown();
+    this.#tx.length = 0;
+    this.#txBytes = 0;
+  }
+
+  /** Up to `max` bytes of ciphertext for the TX ring. */
+  takeTx(max: number): Uint8Array | undefined {
+    if (this.#tx.length === 0 || max <= 0) return undefined;
+    const head = this.#tx[0]!;
+    if (head.length <= max) {
+      this.#tx.shift();
+      this.#txBytes -= head.length;
+      return head;
+    }
+    this.#tx[0] = head.subarray(max);
+    this.#txBytes -= max;
+    return head.subarray(0, max);
+  }
+
+  /** Ends the connection from our side (refusal, fatal session error, agent shutdown). */
+  close(): void {
+    this.#closeRequested = true;
+    this.#session?.end();
+    if (!this.#tls.destroyed) this.#tls.end();
+    this.#finishSoon();
+  }
+
+  #onSecure(): void {
+    const t = this.#tls;
+    const alpn = t.alpnProtocol;
+    const io: SessionTransport = {
+      send: (frame) => {
+        if (!t.destroyed && t.writable) t.write(frame);
+      },
+      close: () => this.close(),
+      exporter: (label, length) => (t.destroyed ? undefined : new Uint8Array(t.exportKeyingMaterial(length, label, Buffer.alloc(0)))),
+      serverSpki: this.#ctx.serverSpki,
+    };
+    const cfg = this.#ctx.config;
+    if (alpn === ALPN_V1) {
+      const peer = t.getPeerX509Certificate();
+      const spki = peer !== undefined ? new Uint8Array(peer.publicKey.export({ format: "der", type: "spki" })) : undefined;
+      if (cfg.ownerKey === undefined || spki === undefined || !bytesEqual(spki, cfg.ownerKey)) {
+        this.#ctx.note("refused-not-owner", this.id);
+        return this.close();
+      }
+      this.#session = new V1Session(this.#ctx.core, io, {
+        heartbeatIntervalNs: this.#ctx.heartbeatIntervalNs,
+        onClose: () => this.#ctx.note("session-fatal", this.id),
+      });
+      this.#ctx.note("v1-open", this.id);
+    } else if (alpn === false || alpn === null || alpn === undefined) {
+      if (!cfg.legacyV0) {
+        this.#ctx.note("refused-v0-disabled", this.id);
+        return this.close();
+      }
+      this.#session = new V0Session(this.#ctx.core, io, { onClose: () => this.#ctx.note("session-fatal", this.id) });
+      this.#ctx.note("v0-open", this.id);
+    } else {
+      this.#ctx.note("refused-alpn", this.id);
+      this.close();
+    }
+  }
+
+  #teardown(): void {
+    this.#session?.end();
+    if (!this.#tls.destroyed) this.#tls.destroy();
+    this.#finishSoon();
+  }
+
+  /** The TLS layer may still flush a close_notify; mark done once the wire is finished. */
+  #finishSoon(): void {
+    if (this.#wire.writableFinished || this.#tls.destroyed) this.#finish();
+  }
+
+  #finish(): void {
+    this.#localDone = true;
+  }
+}
