@@ -47,6 +47,11 @@ export interface GtProcess {
 
 export interface GroundTruth {
   readonly format: typeof GROUND_TRUTH_FORMAT;
+  /**
+   * True when memory holds everything the model planned (no write of a process change, a
+   * schedule or a scenario still pending): then memory and this document agree exactly.
+   */
+  readonly quiescent: boolean;
   readonly kernel: {
     readonly release: string;
     readonly banner: string;
@@ -94,6 +99,7 @@ export interface GroundTruthSource {
   readonly workload: Workload;
   readonly scenarios: readonly ScenarioRecord[];
   stats(): object;
+  quiescent(): boolean;
 }
 
 interface Named {
@@ -150,6 +156,7 @@ export function groundTruth(src: GroundTruthSource): GroundTruth {
   const procs = tasks.filter((t) => t.kind !== "idle").sort((a, b) => a.pid - b.pid);
   return {
     format: GROUND_TRUTH_FORMAT,
+    quiescent: src.quiescent(),
     kernel: {
       release: REAL_UTSNAME.release,
       banner: REAL_LINUX_BANNER,

@@ -172,7 +172,8 @@ export class GuestKernel implements VcpuProgram {
 
   /** True when no scenario is pending and no process is being created or torn down. */
   quiescent(): boolean {
-    return this.#workload !== undefined && this.#workload.admin.length === 0 && this.#workload.inflight.size === 0 && this.#workload.lockOwner === null && this.scenarios.every((s) => s.status !== "pending");
+    const w = this.#workload;
+    return w !== undefined && w.admin.length === 0 && w.inflight.size === 0 && w.lockOwner === null && w.outstanding === 0 && this.scenarios.every((s) => s.status !== "pending");
   }
 
   get trace(): readonly InsnRecord[] {
@@ -193,6 +194,7 @@ export class GuestKernel implements VcpuProgram {
     if (cpu.getReg("rip") !== insn.rip) {
       // Someone moved RIP (the agent's "skip"): the pending instruction does not run.
       v.skipped++;
+      insn.onDrop?.();
       insn = this.#advance(v);
       cpu.setReg("rip", insn.rip);
       return { kind: "next" };
@@ -209,6 +211,7 @@ export class GuestKernel implements VcpuProgram {
     if (v === undefined || !v.started) return false;
     // The kernel's exception fixup: skip the faulting instruction, remember why.
     v.noteFault(fault);
+    v.pending?.onDrop?.();
     const next = this.#advance(v);
     cpu.setReg("rip", next.rip);
     return true;

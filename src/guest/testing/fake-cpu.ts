@@ -20,6 +20,7 @@ export interface AccessLog {
   readonly gpa: bigint;
   readonly len: number;
   readonly cpl: number;
+  readonly cr3: bigint;
 }
 
 export class FakeMemory {
@@ -190,17 +191,17 @@ export class FakeCpu implements Cpu {
 
   readVirt(va: bigint, len: number): Uint8Array {
     const g = this.#access("read", va, len);
-    this.#m.note({ cpu: this.vcpu, kind: "read", va, gpa: g[0]!, len, cpl: this.cpl });
+    this.#m.note({ cpu: this.vcpu, kind: "read", va, gpa: g[0]!, len, cpl: this.cpl, cr3: this.getReg("cr3") });
     return this.#gather(va, len, "read");
   }
   fetch(va: bigint, len = 1): Uint8Array {
     const g = this.#access("fetch", va, len);
-    this.#m.note({ cpu: this.vcpu, kind: "fetch", va, gpa: g[0]!, len, cpl: this.cpl });
+    this.#m.note({ cpu: this.vcpu, kind: "fetch", va, gpa: g[0]!, len, cpl: this.cpl, cr3: this.getReg("cr3") });
     return this.#gather(va, len, "fetch");
   }
   writeVirt(va: bigint, data: Uint8Array): void {
     const g = this.#access("write", va, data.length);
-    this.#m.note({ cpu: this.vcpu, kind: "write", va, gpa: g[0]!, len: data.length, cpl: this.cpl });
+    this.#m.note({ cpu: this.vcpu, kind: "write", va, gpa: g[0]!, len: data.length, cpl: this.cpl, cr3: this.getReg("cr3") });
     let v = va;
     let o = 0;
     while (o < data.length) {
@@ -224,12 +225,12 @@ export class FakeCpu implements Cpu {
   }
   readPhys(g: Gpa, len: number): Uint8Array {
     this.#m.checkTrap(g, "read");
-    this.#m.note({ cpu: this.vcpu, kind: "rphys", va: g, gpa: g, len, cpl: this.cpl });
+    this.#m.note({ cpu: this.vcpu, kind: "rphys", va: g, gpa: g, len, cpl: this.cpl, cr3: this.getReg("cr3") });
     return this.#m.mem.read(g, len);
   }
   writePhys(g: Gpa, data: Uint8Array): void {
     this.#m.checkTrap(g, "write");
-    this.#m.note({ cpu: this.vcpu, kind: "wphys", va: g, gpa: g, len: data.length, cpl: this.cpl });
+    this.#m.note({ cpu: this.vcpu, kind: "wphys", va: g, gpa: g, len: data.length, cpl: this.cpl, cr3: this.getReg("cr3") });
     this.#m.mem.write(g, data);
   }
   pvalidate(): PvalidateResult {

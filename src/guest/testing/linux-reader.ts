@@ -98,6 +98,20 @@ export class LinuxReader {
     throw new PageFaultInReader("walk ended");
   }
 
+  /** PA of the leaf page-table entry that maps `va`. */
+  leafEntryPa(va: bigint, cr3 = this.cr3): bigint {
+    const mask = pteAddressMask(this.cBit);
+    let table = cr3 & mask;
+    for (let level = 4; level >= 1; level--) {
+      const at = table + ((va >> BigInt(12 + 9 * (level - 1))) & 0x1ffn) * 8n;
+      const e = this.u64p(at);
+      if ((e & PTE.P) === 0n) throw new PageFaultInReader(`VA 0x${va.toString(16)} not present`);
+      if (level === 1 || (level < 4 && (e & PTE.PS) !== 0n)) return at;
+      table = e & mask;
+    }
+    throw new PageFaultInReader("walk ended");
+  }
+
   u64p(pa: bigint): bigint {
     const b = this.mem.read(pa, 8);
     return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);

@@ -19,6 +19,8 @@ export interface Insn {
   /** The virtual address it accesses (fetch/read/write). */
   readonly va?: bigint;
   exec(cpu: Cpu): StepResult["kind"] | void;
+  /** Called when the instruction is dropped without running (skipped, or faulted and fixed up). */
+  onDrop?(): void;
 }
 
 /** Instruction length the model assumes when it walks RIP forward inside a function. */

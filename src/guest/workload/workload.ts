@@ -36,6 +36,8 @@ export class Workload implements KernelExec {
   readonly inflight = new Map<number, "fork" | "exit">();
   readonly stats: WorkloadStats = { syscalls: 0, forks: 0, exits: 0, switches: 0, interrupts: 0, syscallsByNr: new Map() };
   lockOwner: number | null = null;
+  /** Recorded kernel writes planned but not yet executed (the model is ahead of memory). */
+  outstanding = 0;
   readonly #sym = new Map<string, bigint>();
   readonly sys: SyscallBodies;
 
@@ -67,7 +69,19 @@ export class Workload implements KernelExec {
     } finally {
       this.k.mem = saved;
     }
-    return rec.insns;
+    this.outstanding += rec.insns.length;
+    const done = (): void => {
+      this.outstanding--;
+    };
+    return rec.insns.map((i) => ({
+      ...i,
+      exec: (cpu: Cpu) => {
+        const r = i.exec(cpu);
+        done();
+        return r;
+      },
+      onDrop: done,
+    }));
   }
 
   // ------------------------------------------------------------------ the main loop
