@@ -40,15 +40,23 @@ export function parseVcpus(s: string): number {
   return n;
 }
 
-/** "HOST:PORT", ":PORT", "PORT", "[::1]:PORT" → {host, port}. */
+/** "HOST:PORT", ":PORT", "PORT", "[::1]:PORT" → {host, port} (host defaults to 127.0.0.1). */
 export function parseListen(s: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(s.trim());
-  const port = m === null ? NaN : Number(m[3]);
-  if (m === null || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new WorldError("BAD_LISTEN", `bad listen address "${s}": use HOST:PORT (port 0 picks a free one)`, { value: s });
+  const t = s.trim();
+  const bad = (): WorldError => new WorldError("BAD_LISTEN", `bad listen address "${s}": use HOST:PORT (port 0 picks a free one)`, { value: s });
+  let host = "";
+  let portText = t;
+  const colon = t.lastIndexOf(":");
+  if (colon >= 0) {
+    host = t.slice(0, colon);
+    portText = t.slice(colon + 1);
+    if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+    else if (host.includes(":") || host.includes("[") || host.includes("]")) throw bad();
   }
-  const host = m[1] ?? (m[2] === undefined || m[2] === "" ? "127.0.0.1" : m[2]);
-  return { host, port };
+  if (!/^\d{1,5}$/.test(portText)) throw bad();
+  const port = Number(portText);
+  if (port > 65535) throw bad();
+  return { host: host === "" ? "127.0.0.1" : host, port };
 }
 
 /**
