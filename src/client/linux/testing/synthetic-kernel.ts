@@ -209,12 +209,16 @@ export class SyntheticKernel {
     this.mem.poke(at, root);
   }
 
+  /** Every object allocated (direct-map VA and size), for corruption tests. */
+  readonly allocations: { va: bigint; size: number }[] = [];
+
   /** Zeroed direct-map memory. */
   alloc(size: number, align = 64): bigint {
     const a = BigInt(align);
     this.#heap = ((this.#heap + a - 1n) / a) * a;
     const pa = this.#heap;
     this.#heap += BigInt(Math.max(size, 8));
+    this.allocations.push({ va: this.pageOffsetBase + pa, size: Math.max(size, 8) });
     return this.pageOffsetBase + pa;
   }
 
