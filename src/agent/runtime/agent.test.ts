@@ -73,7 +73,7 @@ test("boot: locates itself, revokes lower-VMPL rights to every agent page, keeps
   assert.deepEqual(host.exits, ["psc", "yield"]);
   assert.equal(agent.introspect.phase, "running");
   const l = m.layout;
-  for (let g = l.agentBase; g < l.agentGhcb[0]!; g += 4096n) {
+  for (let g: bigint = l.agentBase; g < l.agentGhcb[0]!; g += 4096n) {
     const e = m.entry(Number(g / 4096n));
     if (!e.assigned) continue; // the certificate buffer, shared now
     assert.equal(e.perms1, 0, `agent page 0x${g.toString(16)}`);
