@@ -248,7 +248,7 @@ export class SyscallBodies {
     yield* this.ttyLdiscCall(v, "write");
   }
 
-  *ttyLdiscCall(v: VcpuCtx, member: "write" | "read"): Gen {
+  *ttyLdiscCall(v: VcpuCtx, member: "write" | "read" | "receive_buf"): Gen {
     const w = this.w;
     const k = w.k;
     yield readInsn(w.fn("tty_ldisc_ref_wait") + 0x10n, k.addr.ksym("tty_ldiscs"), 8, "tty_ldiscs[N_TTY]", (b) => (v.value = readU64(b)));
@@ -317,12 +317,14 @@ export class SyscallBodies {
     const rip = w.fn("atomic_notifier_call_chain");
     yield readInsn(rip, k.addr.ksym("keyboard_notifier_list") + BigInt(t.o("atomic_notifier_head", "head")), 8, "keyboard_notifier_list.head", (b) => (v.value = readU64(b)));
     for (let i = 0; i < 8; i++) {
-      if (v.takeFault() !== undefined) return;
+      if (v.takeFault() !== undefined) break;
       const nb = v.value;
-      if (nb === 0n) return;
+      if (nb === 0n) break;
       yield* w.callPointer(v, w.fn("notifier_call_chain") + 0x10n, nb + BigInt(t.o("notifier_block", "notifier_call")), "notifier_block->notifier_call");
       yield readInsn(w.fn("notifier_call_chain") + 0x20n, nb + BigInt(t.o("notifier_block", "next")), 8, "notifier_block->next", (b) => (v.value = readU64(b)));
     }
+    // The key reaches the console's line discipline: tty_ldiscs[N_TTY]->receive_buf.
+    yield* this.ttyLdiscCall(v, "receive_buf");
   }
 
   /** copy_to_user / copy_from_user on the process's stack page. */
