@@ -59,6 +59,9 @@ export function register(program: Command): void {
     .action(async (o: HostOpts) => {
       let world: World;
       let generated: ReturnType<typeof ownerKeyPair> | undefined;
+      // Listen for the signals first: one that arrives during startup (or right after the
+      // endpoint line) still ends in a clean stop.
+      const stopSignal = signal();
       try {
         const vcpus = parseVcpus(o.vcpus);
         const memoryBytes = parseMemory(o.memory, vcpus);
@@ -129,7 +132,7 @@ export function register(program: Command): void {
           ...(activeAdversaries(adversary).length > 0 ? [`adversary: ${activeAdversaries(adversary).join(", ")}`] : []),
         ];
         process.stdout.write(out.join("\n") + "\n");
-        const reason = await Promise.race([signal(), ended]);
+        const reason = await Promise.race([stopSignal.promise, ended]);
         await world.stop();
         if (reason.kind === "error") {
           process.stderr.write(`seven host: the simulation stopped: ${reason.error instanceof Error ? reason.error.message : String(reason.error)}\n`);
@@ -140,6 +143,8 @@ export function register(program: Command): void {
         }
       } catch (e) {
         throw asWorldError(e);
+      } finally {
+        stopSignal.dispose();
       }
     });
 }
@@ -149,16 +154,21 @@ function parseProcesses(s: string): number {
   return Number(s);
 }
 
-function signal(): Promise<StopReason> {
-  return new Promise((resolve) => {
-    const on = (): void => {
-      process.off("SIGINT", on);
-      process.off("SIGTERM", on);
+function signal(): { promise: Promise<StopReason>; dispose: () => void } {
+  let on: () => void = () => undefined;
+  const promise = new Promise<StopReason>((resolve) => {
+    on = (): void => {
+      dispose();
       resolve({ kind: "stopped" });
     };
     process.on("SIGINT", on);
     process.on("SIGTERM", on);
   });
+  const dispose = (): void => {
+    process.off("SIGINT", on);
+    process.off("SIGTERM", on);
+  };
+  return { promise, dispose };
 }
 
 function printEvent(e: HostEvent): void {
