@@ -117,7 +117,7 @@ export async function attestSession(
     const named = e.failures.map((c) => `${c.id}: ${c.error?.code ?? "FAILED"}`).join("; ");
     throw new SessionError(
       "ATTESTATION_REJECTED",
-      `attestation of the agent at ${conn.peer} failed: ${named}`,
+      `attestation of ${conn.peer} failed: ${named}`,
       { peer: conn.peer, codes: e.codes, failures: e.failures.map((c) => ({ check: c.id, code: c.error?.code, message: c.error?.message })) },
       { cause: e },
     );

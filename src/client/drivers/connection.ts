@@ -231,7 +231,7 @@ export class V1Connection {
       );
       return;
     }
-    if (this.#opts.heartbeatMs > 0 && !this.#heartbeatPending && now - this.#lastHeartbeat >= this.#opts.heartbeatMs) {
+    if (this.#opts.heartbeatMs > 0 && outstanding === 0 && !this.#heartbeatPending && now - Math.max(this.#lastHeartbeat, this.#lastProgress) >= this.#opts.heartbeatMs) {
       this.#lastHeartbeat = now;
       this.#heartbeatPending = true;
       this.heartbeat().then(
