@@ -41,6 +41,8 @@ export class FakeMachine {
   nowNs = 1_000_000_000n;
   /** Counts of Cpu operations, for tests that check the agent's use of the platform. */
   readonly ops = { rmpadjust: 0, pvalidate: 0, reads: 0, writes: 0 };
+  /** When set, every VMPL0 physical access is logged here (gpa, length, private?). */
+  accessLog: { gpa: bigint; len: number; shared: boolean; write: boolean }[] | undefined;
 
   constructor(p: { memoryBytes?: bigint; vcpus?: number; cBit?: number } = {}) {
     this.layout = computeLayout({ memoryBytes: p.memoryBytes ?? 64n << 20n, vcpus: p.vcpus ?? 2 });
@@ -205,11 +207,13 @@ export class FakeCpu implements Cpu {
   readPhys(gpa: Gpa, len: number, opts?: { shared?: boolean }): Uint8Array {
     this.#check(gpa, len, opts?.shared === true, "read");
     this.#m.ops.reads++;
+    this.#m.accessLog?.push({ gpa, len, shared: opts?.shared === true, write: false });
     return this.#m.peek(gpa, len);
   }
   writePhys(gpa: Gpa, data: Uint8Array, opts?: { shared?: boolean }): void {
     this.#check(gpa, data.length, opts?.shared === true, "write");
     this.#m.ops.writes++;
+    this.#m.accessLog?.push({ gpa, len: data.length, shared: opts?.shared === true, write: true });
     this.#m.poke(gpa, data);
   }
 
