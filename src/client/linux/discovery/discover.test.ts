@@ -13,7 +13,7 @@ import { discoverKernel } from "./discover.js";
 import { registerSet } from "../../vmi/index.js";
 import { START_KERNEL_MAP } from "../constants.js";
 
-const RUNS = Math.min(Number(process.env.SEVEN_FUZZ_RUNS ?? 200), 25);
+const RUNS = Math.min(Number(process.env.SEVEN_FUZZ_RUNS ?? 200), 12);
 const MIB2 = 0x200000n;
 
 describe("discoverKernel", () => {
