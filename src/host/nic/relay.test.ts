@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { test } from "node:test";
-import { NIC_RECORD_KIND } from "../../shared/spec/index.js";
+import { NIC_HOST_FLAGS, NIC_RECORD_KIND, SEVEN_RUN_REASON } from "../../shared/spec/index.js";
 import type { AdversaryConfig } from "../adversary/config.js";
 import { HostError } from "../errors.js";
 import { testWorld } from "../testing/test-world.js";
@@ -50,6 +50,9 @@ test("bytes go through the rings both ways intact (echo agent), and the host cou
     assert.equal(c["nic.tx.bytes"], payload.length);
     assert.equal(c["nic.accepted"], 1);
     assert.ok(c["agent.runs.nic"]! > 0);
+    const nicRuns = w.agent.runs.filter((r) => (r.reasons & SEVEN_RUN_REASON.NIC) !== 0n);
+    assert.ok(nicRuns.length > 0 && nicRuns.every((r) => r.vcpu === 0), "NIC work runs VMPL0 on the NIC's vCPU");
+    assert.ok(nicRuns.some((r) => (r.hostFlags & NIC_HOST_FLAGS.RX_PENDING) !== 0), "with RX_PENDING in HOST_FLAGS");
     s.destroy();
   } finally {
     await w.close();
