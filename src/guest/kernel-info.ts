@@ -152,8 +152,15 @@ export class KernelTypes {
   }
 
   o<S extends KStruct>(struct: S, member: KMember<S>): number {
-    return this.#off.get(`${struct}.${member}`)!;
+    let m = this.#byStruct.get(struct);
+    if (m === undefined) {
+      m = new Map();
+      for (const mem of NEEDED_MEMBERS[struct] as readonly string[]) m.set(mem, this.#off.get(`${struct}.${mem}`)!);
+      this.#byStruct.set(struct, m);
+    }
+    return m.get(member as string)!;
   }
+  readonly #byStruct = new Map<string, Map<string, number>>();
   size(type: KSized): number {
     return this.#size.get(type)!;
   }

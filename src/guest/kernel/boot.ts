@@ -216,7 +216,7 @@ function buildIdleTasks(k: Kernel): Task[] {
     });
     task.phase = "live";
     writeTaskStruct(k, task);
-    k.tasks.set(task.id, task);
+    k.addTask(task);
     k.idle.push(task);
     out.push(task);
   }

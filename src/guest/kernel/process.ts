@@ -86,7 +86,7 @@ export function spawn(k: Kernel, o: SpawnOptions): Task {
   writePid(k, task);
   writeTaskStruct(k, task);
   linkTask(k, task);
-  k.tasks.set(task.id, task);
+  k.addTask(task);
   return task;
 }
 
@@ -101,7 +101,7 @@ export function reap(k: Kernel, task: Task): void {
  * the memory may be reused, so the caller must no longer run on the task's page tables.
  */
 export function releaseTask(k: Kernel, task: Task): void {
-  k.tasks.delete(task.id);
+  k.removeTask(task);
   if (task.mm !== null) {
     const exe = task.mm.exeFile;
     freeMm(k, task.mm);

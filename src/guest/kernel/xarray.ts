@@ -13,6 +13,7 @@ import { StructBuf, u64Bytes } from "../mem/kmem.js";
 const CHUNK = 64;
 const SHIFT = 6;
 const XA_NODE_TAG = 2n;
+const ALL_FREE = (1n << 64n) - 1n;
 
 export interface XNode {
   readonly va: bigint;
@@ -21,6 +22,8 @@ export interface XNode {
   parent: XNode | null;
   readonly slots: (XNode | bigint | null)[];
   count: number;
+  /** IDR_FREE mark: bit i set if slot i is empty or its subtree has room. */
+  free: bigint;
 }
 
 export interface XArrayEnv {
@@ -126,6 +129,9 @@ export class IdrModel {
     dirty.add(node);
     this.#entries.set(index, entry);
     // Free marks of the ancestors depend on their children.
+    for (const d of dirty) if (d.shift === 0) this.#refreshFree(d);
+    this.#refreshUp(node);
+    for (const d of dirty) this.#refreshUp(d);
     for (let p = node.parent; p !== null; p = p.parent) dirty.add(p);
     for (const d of dirty) this.#writeNode(mem, d);
     if (headChanged) this.writeHeader(mem);
@@ -167,6 +173,7 @@ export class IdrModel {
       dirty.add(child);
       headChanged = true;
     }
+    for (const d of dirty) this.#refreshUp(d);
     for (const d of dirty) this.#writeNode(mem, d);
     if (headChanged) this.writeHeader(mem);
   }
@@ -193,14 +200,22 @@ export class IdrModel {
   }
 
   #newNode(shift: number, offset: number, parent: XNode | null): XNode {
-    return { va: this.#env.allocNode(), shift, offset, parent, slots: new Array<XNode | bigint | null>(CHUNK).fill(null), count: 0 };
+    return { va: this.#env.allocNode(), shift, offset, parent, slots: new Array<XNode | bigint | null>(CHUNK).fill(null), count: 0, free: ALL_FREE };
   }
 
-  #hasFree(n: XNode): boolean {
-    if (n.count < CHUNK) return true;
-    if (n.shift === 0) return false;
-    for (const s of n.slots) if (s !== null && typeof s === "object" && this.#hasFree(s)) return true;
-    return false;
+  /** Recomputes the free marks of `n` from its slots (children's marks already current). */
+  #refreshFree(n: XNode): void {
+    let free = 0n;
+    for (let i = 0; i < CHUNK; i++) {
+      const s = n.slots[i];
+      if (s === null || s === undefined || (typeof s === "object" && s.free !== 0n)) free |= 1n << BigInt(i);
+    }
+    n.free = free;
+  }
+
+  /** Updates the marks from `n` up to the root. */
+  #refreshUp(n: XNode | null): void {
+    for (let p = n; p !== null; p = p.parent) this.#refreshFree(p);
   }
 
   #writeNode(mem: KMem, n: XNode): void {
@@ -213,20 +228,12 @@ export class IdrModel {
     b.u64(t.o("xa_node", "parent"), n.parent === null ? 0n : n.parent.va);
     b.u64(t.o("xa_node", "array"), this.xaVa);
     const slots = t.o("xa_node", "slots");
-    let free = 0n;
     for (let i = 0; i < CHUNK; i++) {
       const s = n.slots[i];
-      if (s === null || s === undefined) {
-        free |= 1n << BigInt(i);
-        continue;
-      }
-      if (typeof s === "bigint") b.u64(slots + i * 8, s);
-      else {
-        b.u64(slots + i * 8, s.va | XA_NODE_TAG);
-        if (this.#hasFree(s)) free |= 1n << BigInt(i);
-      }
+      if (s === null || s === undefined) continue;
+      b.u64(slots + i * 8, typeof s === "bigint" ? s : s.va | XA_NODE_TAG);
     }
-    b.u64(t.o("xa_node", "marks"), free);
+    b.u64(t.o("xa_node", "marks"), n.free);
     mem.write(n.va, b.bytes);
   }
 }

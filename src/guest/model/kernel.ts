@@ -186,6 +186,33 @@ export class Kernel {
     return [...this.tasks.values()].filter((x) => x.kind !== "idle");
   }
 
+  /** Tasks in an array too, for O(1) random picks (swap-remove). */
+  readonly taskArr: Task[] = [];
+  readonly #taskIdx = new Map<Task, number>();
+
+  addTask(t: Task): void {
+    this.tasks.set(t.id, t);
+    this.#taskIdx.set(t, this.taskArr.length);
+    this.taskArr.push(t);
+  }
+
+  removeTask(t: Task): void {
+    this.tasks.delete(t.id);
+    const i = this.#taskIdx.get(t);
+    if (i === undefined) return;
+    const last = this.taskArr.pop()!;
+    if (last !== t) {
+      this.taskArr[i] = last;
+      this.#taskIdx.set(last, i);
+    }
+    this.#taskIdx.delete(t);
+  }
+
+  /** Non-idle tasks. */
+  get processCount(): number {
+    return this.tasks.size - this.idle.length;
+  }
+
   childList(parent: Task): KList {
     let l = this.childLists.get(parent.id);
     if (l === undefined) {

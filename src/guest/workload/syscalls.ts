@@ -263,7 +263,8 @@ export class SyscallBodies {
     const k = w.k;
     const t = k.t;
     yield readInsn(w.fn("proc_pid_readdir") + 0x10n, k.idr.xaVa + BigInt(t.o("xarray", "xa_head")), 8, "init_pid_ns.idr xa_head");
-    const tasks = [...k.byPid.values()].slice(0, 4);
+    const tasks: Task[] = [];
+    for (let i = 0; i < k.taskArr.length && tasks.length < 4; i++) if (k.taskArr[i]!.kind !== "idle") tasks.push(k.taskArr[i]!);
     for (const x of tasks) yield readInsn(w.fn("proc_pid_readdir") + 0x30n, x.va + BigInt(t.o("task_struct", "comm")), 16, "task->comm");
   }
 
@@ -272,9 +273,9 @@ export class SyscallBodies {
     const w = this.w;
     const k = w.k;
     const t = k.t;
-    const pids = [...k.byPid.keys()];
-    if (pids.length === 0) return;
-    const pid = pids[v.rng.int(pids.length)]!;
+    const target = k.taskArr[v.rng.int(k.taskArr.length)]!;
+    if (target.kind === "idle" || target.phase !== "live") return;
+    const pid = target.pid;
     yield readInsn(rip, k.idr.xaVa + BigInt(t.o("xarray", "xa_head")), 8, "idr xa_head", (b) => (v.value = readU64(b)));
     if (v.takeFault() !== undefined) return;
     for (let depth = 0; depth < 4 && (v.value & 3n) === 2n && v.value > 4096n; depth++) {

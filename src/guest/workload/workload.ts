@@ -239,13 +239,19 @@ export class Workload implements KernelExec {
   *maybeWake(v: VcpuCtx): Gen {
     const rq = this.k.rqs[v.cpu]!;
     if (rq.nrRunning >= 3 || v.rng.int(3) !== 0) return;
-    const sleepers = [...this.k.tasks.values()].filter((t) => t.cpu === v.cpu && !t.onRq && t.kind !== "idle" && t.phase === "live" && t.state !== "R");
-    if (sleepers.length === 0) return;
-    const task = sleepers[v.rng.int(sleepers.length)]!;
+    // Probe a few random tasks for a sleeper of this CPU (bounded work at any process count).
+    const arr = this.k.taskArr;
+    let task: Task | undefined;
+    for (let i = 0; i < 24 && task === undefined; i++) {
+      const t = arr[v.rng.int(arr.length)]!;
+      if (t.cpu === v.cpu && !t.onRq && t.kind !== "idle" && t.phase === "live" && t.state !== "R") task = t;
+    }
+    if (task === undefined) return;
+    const woken = task;
     const insns = this.record("try_to_wake_up", () => {
-      task.state = "R";
-      writeTaskState(this.k, task);
-      rq.enqueue(this.k, task);
+      woken.state = "R";
+      writeTaskState(this.k, woken);
+      rq.enqueue(this.k, woken);
     });
     yield* insns;
   }
@@ -329,9 +335,7 @@ export class Workload implements KernelExec {
   // ------------------------------------------------------------------ process lifecycle
 
   liveCount(): number {
-    let n = 0;
-    for (const t of this.k.tasks.values()) if (t.kind !== "idle") n++;
-    return n;
+    return this.k.processCount;
   }
 
   slack(): number {
