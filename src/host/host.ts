@@ -31,6 +31,7 @@ export interface HostOptions {
   readonly adversary?: AdversaryConfig;
   readonly scheduler?: {
     readonly guestBudget?: number;
+    readonly sliceMs?: number;
     readonly agentBudget?: number;
     readonly pausedRetryMs?: number;
     readonly haltMs?: number;

@@ -71,8 +71,14 @@ export interface SchedulerOptions {
   readonly rng: SeededRng;
   readonly counters: Counters;
   readonly log: HostLog;
-  /** VMPL1 instructions per time slice (default 4000). */
+  /** VMPL1 instructions per time slice (default 4000; with `sliceMs`, the largest budget). */
   readonly guestBudget?: number;
+  /**
+   * Size VMPL1 slices by host CPU time instead (like a preemption timer): the budget follows
+   * the measured instructions per millisecond so that a slice takes about this long. Off by
+   * default (fixed budgets keep the interleaving of vCPUs deterministic).
+   */
+  readonly sliceMs?: number;
   /** VMPL0 instructions per VMRUN (default 100000). */
   readonly agentBudget?: number;
   /** How long a paused context waits before it is tried again without the agent running (ms, default 50). */
@@ -99,6 +105,9 @@ export class Scheduler {
   readonly #o: SchedulerOptions;
   readonly #v: VcpuState[];
   readonly #guestBudget: number;
+  readonly #sliceMs: number | undefined;
+  /** Measured VMPL1 instructions per host millisecond (sliceMs mode). */
+  #rate = 0;
   readonly #agentBudget: number;
   readonly #nicVcpu: number;
   readonly #startedAt: number;
@@ -117,6 +126,8 @@ export class Scheduler {
   constructor(o: SchedulerOptions) {
     this.#o = o;
     this.#guestBudget = positive(o.guestBudget ?? 4000, "guestBudget");
+    if (o.sliceMs !== undefined && !(o.sliceMs > 0)) throw new HostError("BAD_OPTION", `sliceMs must be positive (got ${o.sliceMs})`);
+    this.#sliceMs = o.sliceMs;
     this.#agentBudget = positive(o.agentBudget ?? 100_000, "agentBudget");
     this.#nicVcpu = o.nicVcpu ?? 0;
     if (!Number.isInteger(this.#nicVcpu) || this.#nicVcpu < 0 || this.#nicVcpu >= o.layout.vcpus) {
@@ -412,8 +423,13 @@ export class Scheduler {
   /** One time slice of a VMPL1 context; returns whether it retired anything. */
   #guestSlice(v: number, s: VcpuState, now: number): boolean {
     const o = this.#o;
-    const budget = this.#storm ? 1 : this.#guestBudget;
+    const budget = this.#storm ? 1 : this.#sliceBudget();
+    const t0 = this.#sliceMs !== undefined ? performance.now() : 0;
     const exit = o.hv.vmrun(v, o.layout.vmsa1[v]!, budget);
+    if (this.#sliceMs !== undefined && exit.retired >= 16) {
+      const rate = exit.retired / Math.max(0.01, performance.now() - t0);
+      this.#rate = this.#rate === 0 ? rate : 0.8 * this.#rate + 0.2 * rate;
+    }
     o.counters.inc("vmrun.vmpl1");
     o.counters.inc(`exit.vmpl1.${exitName(exit.code)}`);
     if (exit.code === VMEXIT_INVALID) {
@@ -463,6 +479,11 @@ export class Scheduler {
         o.counters.inc("guest.unexpected-exit");
     }
     return exit.retired > 0;
+  }
+
+  #sliceBudget(): number {
+    if (this.#sliceMs === undefined || this.#rate === 0) return this.#guestBudget;
+    return Math.max(64, Math.min(this.#guestBudget, Math.round(this.#rate * this.#sliceMs)));
   }
 
   #terminate(vcpu: number, vmpl: number, reasonSet: number, reason: number): void {

@@ -93,6 +93,8 @@ export function register(program: Command): void {
           ...(processes !== undefined ? { processes } : {}),
           ...(o.groundTruth !== undefined ? { groundTruthFile: o.groundTruth } : {}),
           ...(o.verbose === true ? { hostLog: printEvent } : {}),
+          // Interactive: VMPL1 slices of about 2 ms of host CPU, so the agent (and the network) stay responsive.
+          scheduler: { sliceMs: 2, guestBudget: 50_000 },
           onStop: (r) => stopReason?.(r),
         });
         const endpoint = `${world.endpoint.host.includes(":") ? `[${world.endpoint.host}]` : world.endpoint.host}:${world.endpoint.port}`;
