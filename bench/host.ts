@@ -65,3 +65,28 @@ for (const budget of [4000, 1]) {
   s.destroy();
   await w.host.stop();
 }
+
+{
+  // The real world: the Linux guest model at VMPL1 and the agent at VMPL0 (no client connected).
+  const { createWorld } = await import("../src/app/world/world.js");
+  const wclock = new ManualClock(Date.parse("2026-01-15T12:00:00Z"));
+  let t = performance.now();
+  const w = await createWorld({ clock: wclock, listen: { host: "127.0.0.1", port: 0 } });
+  console.log(`createWorld (256 MiB, 2 vCPUs, profile load + launch): ${(performance.now() - t).toFixed(0)} ms`);
+  while (!w.guest.booted) {
+    wclock.advance(1);
+    w.host.round();
+  }
+  const r0 = w.guest.stats().retired;
+  t = performance.now();
+  let n = 0;
+  while (performance.now() - t < 2000) {
+    wclock.advance(1);
+    w.host.round();
+    n++;
+  }
+  const ms = performance.now() - t;
+  const ran = w.guest.stats().retired - r0;
+  console.log(`real world, 2 vCPUs: ${Math.round((n / ms) * 1000).toLocaleString("en-US")} rounds/s, ${Math.round((ran / ms) * 1000).toLocaleString("en-US")} guest instructions/s`);
+  await w.stop();
+}
