@@ -85,7 +85,11 @@ export interface World {
   stop(): Promise<void>;
   /** Writes the ground truth now (if a file was given); returns whether it did. */
   writeGroundTruth(): boolean;
-  /** The machine's state (only while stopped). */
+  /**
+   * Passthrough to the machine (memory, RMP, ASP) — only between rounds. The programs' and
+   * the host's own state (guest model bookkeeping, agent sessions, NIC connections) are not
+   * part of it: restore into a world that has not run since, or expect them to disagree.
+   */
   snapshot(): MachineSnapshot;
   restore(s: MachineSnapshot): void;
 }
