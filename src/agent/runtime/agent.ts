@@ -15,7 +15,6 @@
  *            MORE_WORK / TX_PENDING / HOLDING and a wake-up delay
  */
 import { randomBytes } from "node:crypto";
-import { createSecureContext as tlsContext } from "node:tls";
 import type { Gpa } from "../../shared/base/index.js";
 import { isSevenError, PAGE_SIZE, SeededRng } from "../../shared/base/index.js";
 import {
@@ -345,7 +344,7 @@ class AgentRuntime {
       return { flags, delay };
     }
     const mem = shared(cpu);
-    let more = this.#reports.length > 0 || [...this.#conns.values()].some((c) => (c.serviceable && c.session!.hasWork) || c.closing || c.tlsBusy);
+    let more = this.#reports.length > 0 || [...this.#conns.values()].some((c) => (c.serviceable && c.session!.hasWork) || c.closing || c.tlsBusy || c.takeHandshakeActivity());
     let txPending = false;
     if (nic) {
       try {
@@ -427,7 +426,7 @@ class AgentRuntime {
     };
     this.#core = new VmiCore(this.#backend, { limits: p.config.limits, agentVersion: AGENT_VERSION, legacyV0Allowed: p.config.legacyV0, attestation: provider });
     this.#connCtx = {
-      secureContext: tlsContext({ key: p.tls.keyPem, cert: p.tls.certPem, minVersion: "TLSv1.3", maxVersion: "TLSv1.3" }),
+      tls: { keyPem: p.tls.keyPem, certPem: p.tls.certPem },
       config: p.config,
       core: this.#core,
       serverSpki: p.tls.spki,

@@ -1,8 +1,10 @@
 /**
  * One NIC connection: a TLS 1.3 server socket (node:tls) over a Duplex whose input is the
- * connection's RX records and whose output is collected for the TX ring. Node processes
- * TLS synchronously when bytes are pushed, so the handshake and decryption happen while
- * the agent runs; requests are handled only from the agent's service loop.
+ * connection's RX records and whose output is collected for the TX ring. The socket comes
+ * from a (never listening) tls.Server the Duplex is handed to, so that handshake failures
+ * and record errors are reported as such. Node processes TLS synchronously when bytes are
+ * pushed, so the handshake and decryption happen while the agent runs; requests are
+ * handled only from the agent's service loop.
  *
  * The session is chosen on the one endpoint (ALPN):
  *  - "seven/1" → v1, only if the client certificate's public key equals the measured owner
@@ -11,8 +13,8 @@
  *  - anything else → closed.
  */
 import { Duplex } from "node:stream";
-import { TLSSocket } from "node:tls";
-import type { SecureContext } from "node:tls";
+import { createServer } from "node:tls";
+import type { TLSSocket } from "node:tls";
 import { bytesEqual } from "../../shared/base/index.js";
 import { ALPN_V1 } from "../../shared/protocol/index.js";
 import type { AgentConfig } from "../config.js";
@@ -22,7 +24,8 @@ import { V1Session } from "../service/session-v1.js";
 import type { Session, SessionTransport } from "../service/session.js";
 
 export interface ConnectionContext {
-  readonly secureContext: SecureContext;
+  /** The agent's TLS key and certificate (PEM). */
+  readonly tls: { readonly keyPem: string; readonly certPem: string };
   readonly config: AgentConfig;
   readonly core: VmiCore;
   readonly serverSpki: Uint8Array;
@@ -39,7 +42,7 @@ export class NicConnection {
   readonly id: number;
   readonly #ctx: ConnectionContext;
   readonly #wire: Duplex;
-  readonly #tls: TLSSocket;
+  #tls: TLSSocket | undefined;
   readonly #tx: Uint8Array[] = [];
   #txBytes = 0;
   #session: Session | undefined;
@@ -70,21 +73,31 @@ export class NicConnection {
       },
     });
     this.#wire.on("error", () => this.#finish());
-    this.#tls = new TLSSocket(this.#wire, {
-      isServer: true,
-      secureContext: ctx.secureContext,
+    const server = createServer({
+      key: ctx.tls.keyPem,
+      cert: ctx.tls.certPem,
+      minVersion: "TLSv1.3",
+      maxVersion: "TLSv1.3",
       requestCert: true,
       rejectUnauthorized: false,
       ALPNProtocols: [ALPN_V1],
     });
-    this.#tls.on("secure", () => this.#onSecure());
-    this.#tls.on("data", (d: Buffer) => this.#session?.accept(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
-    this.#tls.on("error", () => {
+    server.on("secureConnection", (t: TLSSocket) => {
+      this.#tls = t;
+      t.on("data", (d: Buffer) => this.#session?.accept(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+      t.on("error", () => {
+        this.#ctx.note("tls-error", this.id);
+        this.#teardown();
+      });
+      t.on("close", () => this.#teardown());
+      t.on("end", () => t.end());
+      this.#onSecure(t);
+    });
+    server.on("tlsClientError", () => {
       this.#ctx.note("tls-error", this.id);
       this.#teardown();
     });
-    this.#tls.on("close", () => this.#teardown());
-    this.#tls.on("end", () => this.#tls.end());
+    server.emit("connection", this.#wire);
   }
 
   get session(): Session | undefined {
@@ -105,7 +118,8 @@ export class NicConnection {
    * and queues the next one behind it, so ciphertext may appear after this run.
    */
   get tlsBusy(): boolean {
-    return !this.#tls.destroyed && this.#tls.writableLength > 0;
+    const t = this.#tls;
+    return t !== undefined && !t.destroyed && t.writableLength > 0;
   }
 
   /** Closing, but the TLS layer has not finished yet (another run will be needed). */
@@ -118,9 +132,19 @@ export class NicConnection {
     return !this.closeSent && (this.#localDone || this.hostClosed) && this.#txBytes === 0;
   }
 
+  #fed = false;
+
+  /** Whether bytes went into a handshake since the last call (its output may still come). */
+  takeHandshakeActivity(): boolean {
+    const f = this.#fed && this.#tls === undefined && !this.#localDone;
+    this.#fed = false;
+    return f;
+  }
+
   /** Bytes of a DATA record from the host. */
   feed(bytes: Uint8Array): void {
     if (this.#localDone || this.hostClosed) return;
+    this.#fed = true;
     this.#wire.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   }
 
@@ -151,12 +175,13 @@ export class NicConnection {
   close(): void {
     this.#closeRequested = true;
     this.#session?.end();
-    if (!this.#tls.destroyed) this.#tls.end();
+    const t = this.#tls;
+    if (t === undefined) this.#wire.destroy();
+    else if (!t.destroyed) t.end();
     this.#finishSoon();
   }
 
-  #onSecure(): void {
-    const t = this.#tls;
+  #onSecure(t: TLSSocket): void {
     const alpn = t.alpnProtocol;
     const io: SessionTransport = {
       send: (frame) => {
@@ -194,13 +219,15 @@ export class NicConnection {
 
   #teardown(): void {
     this.#session?.end();
-    if (!this.#tls.destroyed) this.#tls.destroy();
+    const t = this.#tls;
+    if (t !== undefined && !t.destroyed) t.destroy();
+    if (t === undefined && !this.#wire.destroyed) this.#wire.destroy();
     this.#finishSoon();
   }
 
   /** The TLS layer may still flush a close_notify; mark done once the wire is finished. */
   #finishSoon(): void {
-    if (this.#wire.writableFinished || this.#tls.destroyed) this.#finish();
+    if (this.#wire.writableFinished || this.#wire.destroyed || this.#tls?.destroyed === true) this.#finish();
   }
 
   #finish(): void {
