@@ -11,6 +11,9 @@
  *     sizes: ["task_struct"],
  *   });
  *   const b = kernel.bound(TASKS);  // b.o.task_struct.comm === 2976, b.sym.init_task (slid)
+ *
+ * Members a kernel may lack by configuration go in `optional`; they are looked up but
+ * never reported missing (`b.opt["module.sig_ok"]` is undefined then).
  */
 import {
   ProfileError,
@@ -36,6 +39,8 @@ export interface Requirements<
   readonly sizes: Z;
   /** Tables this one builds on (a plugin lists the walkers it calls). */
   readonly uses: readonly AnyRequirements[];
+  /** Members used when the kernel has them (config-dependent, e.g. module.sig_ok): never "missing". */
+  readonly optional: OffsetSpec;
 }
 
 export type AnyRequirements = Requirements<OffsetSpec, readonly string[], readonly string[]>;
@@ -50,6 +55,8 @@ export interface Bound<S extends OffsetSpec, Y extends readonly string[], Z exte
   readonly size: { readonly [K in Z[number]]: number };
   /** Symbol addresses, slid (per-cpu offsets and absolute symbols below __START_KERNEL_map are not). */
   readonly sym: { readonly [K in Y[number]]: bigint };
+  /** Optional members: MemberInfo, or undefined when this kernel lacks them (`opt["module.sig_ok"]`). */
+  readonly opt: Readonly<Record<string, MemberInfo | undefined>>;
 }
 
 export type BoundOf<R> = R extends Requirements<infer S, infer Y, infer Z> ? Bound<S, Y, Z> : never;
@@ -59,13 +66,14 @@ export function requirements<
   const S extends OffsetSpec = Record<never, never>,
   const Y extends readonly string[] = readonly [],
   const Z extends readonly string[] = readonly [],
->(name: string, spec: { members?: S; symbols?: Y; sizes?: Z; uses?: readonly AnyRequirements[] }): Requirements<S, Y, Z> {
+>(name: string, spec: { members?: S; symbols?: Y; sizes?: Z; uses?: readonly AnyRequirements[]; optional?: OffsetSpec }): Requirements<S, Y, Z> {
   return Object.freeze({
     name,
     members: (spec.members ?? {}) as S,
     symbols: (spec.symbols ?? []) as unknown as Y,
     sizes: (spec.sizes ?? []) as unknown as Z,
     uses: spec.uses ?? [],
+    optional: spec.optional ?? {},
   });
 }
 
@@ -168,7 +176,9 @@ export function bindRequirements(profile: Profile, reqs: readonly AnyRequirement
     }
     const sym: Record<string, bigint> = {};
     for (const [k, a] of Object.entries(u.sym)) sym[k] = slideSymbol(a, virtSlide);
-    out.set(r, { name: r.name, o, m: u.m, size: u.size, sym } as unknown as Bound<OffsetSpec, readonly string[], readonly string[]>);
+    const opt: Record<string, MemberInfo | undefined> = {};
+    for (const [st, ms] of Object.entries(r.optional)) for (const m of ms) opt[`${st}.${m}`] = profile.findMember(st, m);
+    out.set(r, { name: r.name, o, m: u.m, size: u.size, sym, opt } as unknown as Bound<OffsetSpec, readonly string[], readonly string[]>);
   }
   return out;
 }

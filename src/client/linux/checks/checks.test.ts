@@ -135,6 +135,17 @@ describe("policy 2: credentials", () => {
     assert.equal(only(r.findings, /^pid 201 \(capable\)$/, /every capability/).severity, "medium");
   });
 
+  it("finds root ids written over a user's cred in place, and a borrowed subjective cred", async () => {
+    const { s, shell, init } = await world();
+    const cred = s.get(shell, "task_struct", "cred");
+    for (const fld of ["uid", "gid", "suid", "sgid", "euid", "egid", "fsuid", "fsgid"]) s.set(cred, "cred", fld, 0);
+    const other = s.addProcess({ pid: 210, comm: "worker", exe: "/w", parent: shell, uid: 1000 });
+    s.set(other, "task_struct", "cred", s.get(init, "task_struct", "cred")); // real_cred left alone
+    const r = await check(s, "credentials");
+    only(r.findings, /^pid 100 \(sh\)$/, /root ids but no capabilities/);
+    only(r.findings, /^pid 210 \(worker\)$/, /shares its credentials .* with root pid 1 \(init\)/);
+  });
+
   it("accepts threads sharing their leader's cred", async () => {
     const { s, shell } = await world();
     s.addThread(shell, 150, "sh-thread");
@@ -166,6 +177,18 @@ describe("policy 3: /proc operations", () => {
 });
 
 describe("policy 4: netfilter hooks", () => {
+  it("still checks init_net when net_namespace_list is broken, and says so", async () => {
+    const { s } = await world();
+    s.u64(s.sym("net_namespace_list"), 0n);
+    const entries = s.alloc(64);
+    s.set(entries, "nf_hook_entries", "num_hook_entries", 1);
+    s.u64(entries + s.off("nf_hook_entries", "hooks"), s.alloc(8));
+    s.u64(s.sym("init_net") + s.off("net", "nf.hooks_ipv6"), entries);
+    const r = await check(s, "netfilter-hooks");
+    only(r.findings, /hooks_ipv6\[0\] hook 0$/, /outside kernel and module text/);
+    assert.match(r.checks[0]!.note!, /net_namespace_list unreadable: WALK_BAD_POINTER; init_net checked/);
+  });
+
   it("finds a hook outside code and accepts one in module text", async () => {
     const { s, mod } = await world();
     const entries = s.alloc(s.p.sizeOf("nf_hook_entries") + 2 * s.p.sizeOf("nf_hook_entry"));
@@ -179,6 +202,47 @@ describe("policy 4: netfilter hooks", () => {
     const f = only(r.findings, /hooks_ipv4\[3\] hook 1$/);
     assert.equal(f.address, evil);
     assert.match(r.checks[0]!.note!, /2 hooks/);
+  });
+});
+
+describe("whose code a pointer may reach", () => {
+  it("takes hooks into unsigned or out-of-tree modules as findings, but a module's own tables into itself as fine", async () => {
+    const { s } = await world();
+    const rk = s.addModule("rk_net");
+    s.set(rk.module, "module", "sig_ok", 0);
+    const oot = s.addModule("oot_kbd");
+    s.set(oot.module, "module", "taints", 1n << 12n);
+    // A netfilter hook into the unsigned module.
+    const entries = s.alloc(64);
+    s.set(entries, "nf_hook_entries", "num_hook_entries", 1);
+    s.u64(entries + s.off("nf_hook_entries", "hooks"), rk.base + 0x40n);
+    s.u64(s.sym("init_net") + s.off("net", "nf.hooks_ipv4"), entries);
+    // A keyboard notifier living in the out-of-tree module's data, calling its code.
+    const nb = oot.base + 0x3000n;
+    s.set(nb, "notifier_block", "notifier_call", oot.base + 0x80n);
+    s.set(s.sym("keyboard_notifier_list"), "atomic_notifier_head", "head", nb);
+    // The unsigned module's own /proc entry: its table and code are its own business.
+    const ops = rk.base + 0x2000n;
+    s.fillOps(ops, "proc_ops", rk.base + 0x100n);
+    const pde = s.alloc(s.p.sizeOf("proc_dir_entry") + 16);
+    s.set(pde, "proc_dir_entry", "proc_ops", ops);
+    s.setChildren(s.sym("proc_root"), [pde]);
+    const r = await runChecks(await s.kernel(), ["netfilter-hooks", "keyboard-notifiers", "proc-fops"]);
+    assert.ok(r.checks.every((c) => c.status !== "error"));
+    const nf = only(r.findings, /hooks_ipv4\[0\] hook 0$/);
+    assert.equal(nf.severity, "medium");
+    assert.match(nf.detail, /module rk_net\+0x40, whose code is not vouched for \(its signature was not verified\)/);
+    const kb = only(r.findings, /keyboard notifier/);
+    assert.equal(kb.severity, "high");
+    assert.match(kb.detail, /out-of-tree module/);
+    assert.equal(r.findings.filter((f) => f.check === "proc-fops").length, 0);
+  });
+
+  it("holds the kernel's own tables to kernel text, even against a signed module", async () => {
+    const { s, mod } = await world();
+    s.set(s.sym("n_tty_ops"), "tty_ldisc_ops", "receive_buf", mod.base + 0x10n);
+    const r = await check(s, "tty-ldisc");
+    assert.match(only(r.findings, /^tty_ldiscs\[0\]\.receive_buf$/).detail, /module dummy\+0x10, not kernel text/);
   });
 });
 

@@ -6,7 +6,7 @@
  */
 import type { LinuxKernel } from "../kernel.js";
 import { requirements } from "../requirements.js";
-import { MODULES, listModules, type Module } from "../walkers/modules.js";
+import { MODULES, listModules, untrustedModule, type Module } from "../walkers/modules.js";
 import { START_KERNEL_MAP } from "../constants.js";
 
 export const CODE = requirements("code-map", { symbols: ["_stext", "_etext", "_text", "_end"], uses: [MODULES] });
@@ -15,6 +15,20 @@ export type CodePlace =
   | { readonly kind: "kernel" }
   | { readonly kind: "module"; readonly module: Module }
   | { readonly kind: "none" };
+
+/**
+ * Where a function pointer may point, by who owns the pointer:
+ * - "kernel-only": the kernel's own tables and entry points — kernel text.
+ * - "owner": a module's own table — kernel text, its own module's text, or a vouched-for module's.
+ * - "trusted": hooks anyone can register (netfilter, notifiers) and tables on the heap —
+ *   kernel text or the text of a module whose code is vouched for (signed, in tree).
+ */
+export type CodePolicy = "kernel-only" | "owner" | "trusted";
+
+export interface Verdict {
+  readonly severity: "high" | "medium";
+  readonly detail: string;
+}
 
 export class CodeMap {
   readonly textStart: bigint;
@@ -68,6 +82,31 @@ export class CodeMap {
   /** Is `a` static data of the kernel or of a listed module (where ops tables live)? */
   isStatic(a: bigint): boolean {
     return this.inKernelImage(a) || this.moduleImage(a) !== undefined;
+  }
+
+  /** Who owns a table at `a`: the kernel image, a module, or neither (heap). */
+  owner(a: bigint): "kernel" | Module | undefined {
+    if (this.inKernelImage(a)) return "kernel";
+    return this.moduleImage(a);
+  }
+
+  /** The policy for function pointers stored in a table at `a`. */
+  policyFor(table: bigint): { policy: CodePolicy; owner?: Module } {
+    const o = this.owner(table);
+    if (o === "kernel") return { policy: "kernel-only" };
+    if (o !== undefined) return { policy: "owner", owner: o };
+    return { policy: "trusted" };
+  }
+
+  /** Why `fn` is not an acceptable function pointer under `policy`, or undefined when it is. */
+  judge(fn: bigint, policy: CodePolicy, owner?: Module): Verdict | undefined {
+    const w = this.where(fn);
+    if (w.kind === "none") return { severity: "high", detail: `points to ${this.describe(fn)}` };
+    if (w.kind === "kernel") return undefined;
+    if (policy === "kernel-only") return { severity: "high", detail: `points to ${this.describe(fn)}, not kernel text` };
+    if (policy === "owner" && owner !== undefined && w.module.address === owner.address) return undefined;
+    const why = untrustedModule(w.module);
+    return why === undefined ? undefined : { severity: "medium", detail: `points to ${this.describe(fn)}, whose code is not vouched for (${why})` };
   }
 
   /** "vfs_read+0x10", "module loop+0x120", or "0xffff… (outside kernel and module text)". */

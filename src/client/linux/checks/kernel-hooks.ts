@@ -9,7 +9,7 @@
  */
 import { VmiError, kva } from "../../vmi/index.js";
 import { NF_INET_NUMHOOKS, NR_LDISCS, isKernelPointer } from "../constants.js";
-import { badPointer, walkCycle, walkLimit, walkReadError } from "../errors.js";
+import { WalkError, badPointer, walkCycle, walkLimit, walkReadError } from "../errors.js";
 import type { LinuxKernel } from "../kernel.js";
 import { requirements } from "../requirements.js";
 import { readViews, windowOf } from "../struct-view.js";
@@ -25,7 +25,7 @@ const NETFILTER = requirements("netfilter-hooks", {
     nf_hook_entries: ["num_hook_entries", "hooks"],
     nf_hook_entry: ["hook"],
   },
-  symbols: ["net_namespace_list"],
+  symbols: ["net_namespace_list", "init_net"],
   sizes: ["nf_hook_entry"],
   uses: [CODE],
 });
@@ -44,9 +44,18 @@ export const netfilterHooks: IntegrityCheck = {
     const b = k.bound(NETFILTER);
     const f = finder(this.name);
     const code = await ctx.code();
-    const nets = (await walkList(k.vmi, b.sym.net_namespace_list, { walker: "net-namespaces", limit: k.limits.maxListLength })).map((n) =>
-      containerOf(n.node, b.o.net.list),
-    );
+    // Every namespace on net_namespace_list, and init_net whatever the list says.
+    const initNet = k.bound(NETFILTER).sym.init_net;
+    let listNote = "";
+    let nets: bigint[];
+    try {
+      nets = (await walkList(k.vmi, b.sym.net_namespace_list, { walker: "net-namespaces", limit: k.limits.maxListLength })).map((n) => containerOf(n.node, b.o.net.list));
+    } catch (e) {
+      if (!(e instanceof WalkError)) throw e;
+      nets = [];
+      listNote = ` (net_namespace_list unreadable: ${e.code}; init_net checked)`;
+    }
+    if (!nets.includes(initNet)) nets.unshift(initNet);
     const families = (["hooks_ipv4", "hooks_ipv6", "hooks_arp", "hooks_bridge"] as const).map((fam) => {
       const m = b.m.netns_nf[fam];
       return { fam, offset: b.o.net.nf + m.offset, count: m.type.kind === "array" ? m.type.count : NF_INET_NUMHOOKS };
@@ -78,10 +87,11 @@ export const netfilterHooks: IntegrityCheck = {
         if (r instanceof VmiError) throw walkReadError("netfilter-hooks", r, "nf_hook_entry");
         const fn = new DataView(r.buffer, r.byteOffset).getBigUint64(0, true);
         total++;
-        if (!code.isCode(fn)) findings.push(f("high", `net ${hex(s.net)} ${s.fam}[${s.hook}] hook ${j}`, `points to ${code.describe(fn)}`, fn));
+        const bad = code.judge(fn, "trusted");
+        if (bad) findings.push(f(bad.severity, `net ${hex(s.net)} ${s.fam}[${s.hook}] hook ${j}`, bad.detail, fn));
       });
     }
-    return { findings, note: `${nets.length} namespaces, ${total} hooks` };
+    return { findings, note: `${nets.length} namespaces, ${total} hooks${listNote}` };
   },
 };
 
@@ -192,7 +202,8 @@ export const keyboardNotifiers: IntegrityCheck = {
         if (seen.size >= k.limits.maxListLength) throw walkLimit("keyboard-notifiers", k.limits.maxListLength);
         seen.add(cur);
         const call = await k.vmi.pointer(kva(cur + BigInt(b.o.notifier_block.notifier_call)));
-        if (!code.isCode(call)) findings.push(f("high", `keyboard notifier ${hex(cur)}`, `notifier_call points to ${code.describe(call)}`, call));
+        const bad = code.judge(call, "trusted");
+        if (bad) findings.push(f(bad.severity === "medium" ? "high" : bad.severity, `keyboard notifier ${hex(cur)}`, `notifier_call ${bad.detail}`, call));
         at = cur + BigInt(b.o.notifier_block.next);
         cur = await k.vmi.pointer(kva(at));
       }

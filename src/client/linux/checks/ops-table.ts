@@ -8,7 +8,7 @@ import { VmiError } from "../../vmi/index.js";
 import type { LinuxKernel } from "../kernel.js";
 import { readViews } from "../struct-view.js";
 import type { CodeMap } from "./code-map.js";
-import { type Finding, type Severity, hex } from "./check.js";
+import { type Finding, hex } from "./check.js";
 
 export interface FnMember {
   readonly name: string;
@@ -46,12 +46,16 @@ export interface OpsTable {
 
 export interface OpsOptions {
   readonly check: string;
-  readonly severity?: Severity;
-  /** Only kernel text is acceptable (e.g. the kernel's own tables), not module text. */
+  /** Only kernel text is acceptable, whoever owns the table. */
   readonly kernelOnly?: boolean;
 }
 
-/** Findings for function pointers of the tables that point outside code. Unreadable tables are reported. */
+/**
+ * Findings for function pointers that point where their table's owner may not point (see
+ * CodeMap.judge): a table in the kernel image must point into kernel text, a module's table
+ * into kernel text or vouched-for module code (its own always), a table elsewhere into
+ * kernel text or vouched-for module code. Unreadable tables are reported.
+ */
 export async function checkOpsTables(k: LinuxKernel, code: CodeMap, tables: readonly OpsTable[], o: OpsOptions): Promise<Finding[]> {
   const uniq = new Map<string, OpsTable>();
   for (const t of tables) if (!uniq.has(`${t.struct}@${t.address}`)) uniq.set(`${t.struct}@${t.address}`, t);
@@ -69,19 +73,13 @@ export async function checkOpsTables(k: LinuxKernel, code: CodeMap, tables: read
         out.push({ severity: "medium", check: o.check, object: t.object, detail: `${struct} at ${hex(t.address)} is unreadable (${v.code})`, address: t.address });
         return;
       }
+      const { policy, owner } = o.kernelOnly ? { policy: "kernel-only" as const, owner: undefined } : code.policyFor(t.address);
       for (const f of fns) {
         const p = v.ptr(f.offset);
         if (p === 0n) continue;
-        const w = code.where(p);
-        const ok = o.kernelOnly ? w.kind === "kernel" : w.kind !== "none";
-        if (!ok) {
-          out.push({
-            severity: o.severity ?? "high",
-            check: o.check,
-            object: `${t.object}.${f.name}`,
-            detail: `${struct}.${f.name} points to ${code.describe(p)}`,
-            address: p,
-          });
+        const bad = code.judge(p, policy, owner);
+        if (bad !== undefined) {
+          out.push({ severity: bad.severity, check: o.check, object: `${t.object}.${f.name}`, detail: `${struct}.${f.name} ${bad.detail}`, address: p });
         }
       }
     });

@@ -4,8 +4,10 @@
  *   pid IDR and the run queues; a task the scheduler or the pid allocator knows but the
  *   list does not is hidden (DKOM unlinking).
  * credentials: escalation signs — a user task running on init_cred, distinct processes
- *   sharing one root cred, a root process whose parent is not root (and not set-uid
- *   root either), a non-root task holding every capability.
+ *   sharing one root cred (subjective or objective), a root process whose parent is not
+ *   root (and not set-uid root either), root ids without any capability (ids overwritten
+ *   in place: the kernel grants root its capabilities unless SECBIT_NOROOT), a non-root
+ *   task holding every capability.
  */
 import { CAP_FULL_SET, ROOT_UID } from "../constants.js";
 import { WalkError } from "../errors.js";
@@ -62,6 +64,8 @@ export const hiddenProcesses: IntegrityCheck = {
 const CRED_SYMS = requirements("credentials", { symbols: ["init_cred"], uses: [PROCESSES] });
 
 const isRoot = (p: Process): boolean => p.creds !== null && (p.creds.uid === ROOT_UID || p.creds.euid === ROOT_UID);
+/** include/uapi/linux/securebits.h: SECBIT_NOROOT. */
+const SECBIT_NOROOT = 1;
 
 export const credentials: IntegrityCheck = {
   name: "credentials",
@@ -77,7 +81,7 @@ export const credentials: IntegrityCheck = {
     const byAddr = new Map(procs.map((p) => [p.address, p]));
     const findings: Finding[] = [];
     const owners = new Map<bigint, Process[]>();
-    for (const p of procs) owners.set(p.realCred, [...(owners.get(p.realCred) ?? []), p]);
+    for (const p of procs) for (const c of new Set([p.realCred, p.cred])) owners.set(c, [...(owners.get(c) ?? []), p]);
     for (const p of procs) {
       if (p.pid === 0) continue;
       const user = !p.kernelThread;
@@ -92,6 +96,9 @@ export const credentials: IntegrityCheck = {
         if (parent && parent.pid !== 0 && pc && pc.uid !== ROOT_UID && pc.euid !== ROOT_UID && pc.suid !== ROOT_UID) {
           findings.push(f("high", name(p), `runs as root but its parent ${name(parent)} is uid ${pc.uid} and not set-uid root`, p.address));
         }
+      }
+      if (user && c.uid === ROOT_UID && c.euid === ROOT_UID && c.capPermitted === 0n && c.capEffective === 0n && (c.securebits & SECBIT_NOROOT) === 0) {
+        findings.push(f("high", name(p), "has root ids but no capabilities: its ids were overwritten in place, not granted by the kernel", p.cred));
       }
       if (c.uid !== ROOT_UID && c.euid !== ROOT_UID && (c.capEffective & CAP_FULL_SET) === CAP_FULL_SET) {
         findings.push(f("medium", name(p), `uid ${c.uid} holds every capability (0x${c.capEffective.toString(16)})`, p.cred));

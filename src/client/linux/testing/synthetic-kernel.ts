@@ -333,6 +333,7 @@ export class SyntheticKernel {
     this.set(at, "cred", "euid", euid);
     this.set(at, "cred", "egid", euid);
     this.set(at, "cred", "cap_effective", caps);
+    this.set(at, "cred", "cap_permitted", caps);
     this.set(at, "cred", "usage", 1);
   }
 
@@ -545,6 +546,7 @@ export class SyntheticKernel {
     this.set(m, "module", "core_layout.base", base);
     this.set(m, "module", "core_layout.size", size);
     this.set(m, "module", "core_layout.text_size", textSize);
+    this.set(m, "module", "sig_ok", 1);
     this.listAdd(this.sym("modules"), m + this.off("module", "list"));
     const mk = m + this.off("module", "mkobj");
     this.set(mk, "module_kobject", "mod", m);

@@ -6,7 +6,7 @@ import { requirements } from "../requirements.js";
 import { readViews, windowOfStruct } from "../struct-view.js";
 
 export const CREDS = requirements("creds", {
-  members: { cred: ["usage", "uid", "gid", "suid", "sgid", "euid", "egid", "fsuid", "fsgid", "cap_effective"] },
+  members: { cred: ["usage", "uid", "gid", "suid", "sgid", "euid", "egid", "fsuid", "fsgid", "securebits", "cap_permitted", "cap_effective"] },
 });
 
 export interface Cred {
@@ -19,8 +19,11 @@ export interface Cred {
   readonly sgid: number;
   readonly fsuid: number;
   readonly fsgid: number;
-  /** kernel_cap_t as a 64-bit mask. */
+  /** kernel_cap_t as 64-bit masks. */
   readonly capEffective: bigint;
+  readonly capPermitted: bigint;
+  /** SECBIT_* (include/uapi/linux/securebits.h). */
+  readonly securebits: number;
   readonly usage: number;
 }
 
@@ -42,6 +45,8 @@ export async function readCreds(k: LinuxKernel, addrs: readonly bigint[]): Promi
       fsuid: v.u32(o.fsuid),
       fsgid: v.u32(o.fsgid),
       capEffective: v.u64(o.cap_effective),
+      capPermitted: v.u64(o.cap_permitted),
+      securebits: v.u32(o.securebits),
       usage: v.u32(o.usage),
     };
   });

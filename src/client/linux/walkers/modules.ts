@@ -14,11 +14,16 @@ import { containerOf, walkList } from "./list.js";
 
 export const MODULES = requirements("modules", {
   members: {
-    module: ["list", "name", "state", "core_layout.base", "core_layout.size", "core_layout.text_size", "mkobj"],
+    module: ["list", "name", "state", "core_layout.base", "core_layout.size", "core_layout.text_size", "mkobj", "taints"],
     module_kobject: ["kobj", "mod"],
   },
+  optional: { module: ["sig_ok"] }, // CONFIG_MODULE_SIG
   symbols: ["modules"],
 });
+
+/** include/linux/panic.h: taint bits a module carries for being out of tree or unsigned. */
+export const TAINT_OOT_MODULE = 12;
+export const TAINT_UNSIGNED_MODULE = 13;
 
 export const MODULE_KSET = requirements("module-kset", {
   members: {
@@ -40,12 +45,25 @@ export interface Module {
   readonly textSize: number;
   /** &mod->mkobj.kobj: what the kset links. */
   readonly kobject: bigint;
+  /** Signature verified at load (CONFIG_MODULE_SIG); undefined when the kernel has no such field. */
+  readonly sigOk: boolean | undefined;
+  /** The module's taint bits (TAINT_OOT_MODULE, TAINT_UNSIGNED_MODULE, …). */
+  readonly taints: bigint;
+}
+
+/** Code of this module is not vouched for: unsigned, or out of tree. */
+export function untrustedModule(m: Module): string | undefined {
+  if (m.sigOk === false) return "its signature was not verified";
+  if ((m.taints & (1n << BigInt(TAINT_UNSIGNED_MODULE))) !== 0n) return "it is tainted unsigned";
+  if ((m.taints & (1n << BigInt(TAINT_OOT_MODULE))) !== 0n) return "it is an out-of-tree module";
+  return undefined;
 }
 
 export async function listModules(k: LinuxKernel): Promise<Module[]> {
   const b = k.bound(MODULES);
   const o = b.o.module;
-  const w = windowOfStruct(b.m.module);
+  const sig = b.opt["module.sig_ok"];
+  const w = windowOfStruct(b.m.module, sig ? [sig] : []);
   const nodes = await walkList(k.vmi, b.sym.modules, { walker: "modules", limit: k.limits.maxListLength, window: { from: w.from - o.list, len: w.len } });
   return nodes.map((n) => {
     const v = new StructView(containerOf(n.node, o.list), n.view.bytes, w.from);
@@ -57,6 +75,8 @@ export async function listModules(k: LinuxKernel): Promise<Module[]> {
       size: v.u32(o["core_layout.size"]),
       textSize: v.u32(o["core_layout.text_size"]),
       kobject: v.field(o.mkobj + b.o.module_kobject.kobj),
+      sigOk: sig === undefined ? undefined : v.u8(sig.offset) !== 0,
+      taints: v.u64(o.taints),
     };
   });
 }

@@ -153,7 +153,8 @@ export async function onlineCpus(k: LinuxKernel): Promise<number[]> {
   });
   const out: number[] = [];
   for (let c = 0; c < n; c++) if (((words[c >> 6]! >> BigInt(c & 63)) & 1n) !== 0n) out.push(c);
-  return out;
+  // The boot CPU is always online: an empty mask is damage, so every possible CPU is looked at.
+  return out.length > 0 ? out : Array.from({ length: n }, (_, c) => c);
 }
 
 /** __per_cpu_offset[cpu] for each CPU asked. */

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { testProfile } from "../testing/profile.js";
 import { SyntheticKernel } from "../testing/synthetic-kernel.js";
 import { WalkError } from "../errors.js";
-import { listTasks, listThreads, describeTasks, currentTasks } from "./tasks.js";
+import { listTasks, listThreads, describeTasks, currentTasks, onlineCpus } from "./tasks.js";
 import { listPids } from "./pid-idr.js";
 import { listRunQueues } from "./runqueues.js";
 import { listModuleKset, listModules } from "./modules.js";
@@ -53,6 +53,9 @@ describe("task walkers", () => {
     assert.equal(ps[3]!.dtb, null, "kernel thread");
     assert.equal(ps[3]!.kernelThread, true);
     assert.deepEqual((await currentTasks(k)).map((c) => [c.cpu, c.task.comm]), [[0, "swapper/0"], [1, "swapper/1"]]);
+    // An empty online mask cannot be (the boot CPU is always online): every CPU is looked at.
+    s.u64(s.sym("__cpu_online_mask"), 0n);
+    assert.deepEqual(await onlineCpus(k), [0, 1]);
   });
 
   it("ends a list that loops without passing the head in WALK_CYCLE", async () => {
