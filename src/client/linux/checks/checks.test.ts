@@ -121,6 +121,11 @@ describe("policy 2: credentials", () => {
     s.addProcess({ pid: 101, comm: "escalated", exe: "/tmp/x", parent: shell, uid: 0 });
     const sudo = s.addProcess({ pid: 102, comm: "sudo", exe: "/usr/bin/sudo", parent: init, uid: 1000, euid: 0 });
     s.addProcess({ pid: 103, comm: "rootsh", exe: "/bin/sh", parent: sudo, uid: 0 });
+    // su run from the user's shell: root itself, parent not — but its executable is set-uid root.
+    const su = s.addProcess({ pid: 104, comm: "su", exe: "/bin/su", parent: shell, uid: 0 });
+    const inode = s.get(s.get(s.mmOf(su), "mm_struct", "exe_file"), "file", "f_inode");
+    s.set(inode, "inode", "i_mode", 0o104755);
+    s.set(inode, "inode", "i_uid", 0);
     const r = await check(s, "credentials");
     only(r.findings, /^pid 101 \(escalated\)$/, /parent pid 100 \(sh\) is uid 1000/);
     assert.equal(r.findings.length, 1);

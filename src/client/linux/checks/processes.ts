@@ -5,11 +5,13 @@
  *   list does not is hidden (DKOM unlinking).
  * credentials: escalation signs — a user task running on init_cred, distinct processes
  *   sharing one root cred (subjective or objective), a root process whose parent is not
- *   root (and not set-uid root either), root ids without any capability (ids overwritten
+ *   root (neither itself a set-uid-root program, like su, nor the child of one), root ids without any capability (ids overwritten
  *   in place: the kernel grants root its capabilities unless SECBIT_NOROOT), a non-root
  *   task holding every capability.
  */
+import { VmiError, kva } from "../../vmi/index.js";
 import { CAP_FULL_SET, ROOT_UID } from "../constants.js";
+import type { LinuxKernel } from "../kernel.js";
 import { WalkError } from "../errors.js";
 import { requirements } from "../requirements.js";
 import { PID_IDR, listPids } from "../walkers/pid-idr.js";
@@ -61,7 +63,30 @@ export const hiddenProcesses: IntegrityCheck = {
   },
 };
 
-const CRED_SYMS = requirements("credentials", { symbols: ["init_cred"], uses: [PROCESSES] });
+const CRED_SYMS = requirements("credentials", {
+  members: { mm_struct: ["exe_file"], file: ["f_inode"], inode: ["i_mode", "i_uid"] },
+  symbols: ["init_cred"],
+  uses: [PROCESSES],
+});
+
+/** S_ISUID (include/uapi/linux/stat.h). */
+const S_ISUID = 0o4000;
+
+/** Whether the task runs a set-uid-root executable (su, sudo: root by design, whatever the parent). */
+async function runsSetuidRoot(k: LinuxKernel, mm: bigint): Promise<boolean> {
+  const b = k.bound(CRED_SYMS);
+  try {
+    const exe = await k.vmi.pointer(kva(mm + BigInt(b.o.mm_struct.exe_file)));
+    if (exe === 0n) return false;
+    const inode = await k.vmi.pointer(kva(exe + BigInt(b.o.file.f_inode)));
+    const mode = await k.vmi.u16(kva(inode + BigInt(b.o.inode.i_mode)));
+    const uid = await k.vmi.u32(kva(inode + BigInt(b.o.inode.i_uid)));
+    return (mode & S_ISUID) !== 0 && uid === ROOT_UID;
+  } catch (e) {
+    if (e instanceof VmiError) return false;
+    throw e;
+  }
+}
 
 const isRoot = (p: Process): boolean => p.creds !== null && (p.creds.uid === ROOT_UID || p.creds.euid === ROOT_UID);
 /** include/uapi/linux/securebits.h: SECBIT_NOROOT. */
@@ -93,7 +118,7 @@ export const credentials: IntegrityCheck = {
       if (user && c.uid === ROOT_UID) {
         const parent = byAddr.get(p.realParent);
         const pc = parent?.creds;
-        if (parent && parent.pid !== 0 && pc && pc.uid !== ROOT_UID && pc.euid !== ROOT_UID && pc.suid !== ROOT_UID) {
+        if (parent && parent.pid !== 0 && pc && pc.uid !== ROOT_UID && pc.euid !== ROOT_UID && pc.suid !== ROOT_UID && !(await runsSetuidRoot(k, p.mm))) {
           findings.push(f("high", name(p), `runs as root but its parent ${name(parent)} is uid ${pc.uid} and not set-uid root`, p.address));
         }
       }

@@ -419,7 +419,7 @@ export class SyntheticKernel {
     this.set(f, "file", "f_path.dentry", this.dentry(path.replace(/^\//, "")));
     this.set(f, "file", "f_path.mnt", this.rootMount + this.off("mount", "mnt"));
     this.set(f, "file", "f_op", fop);
-    this.set(f, "file", "f_inode", this.alloc(64));
+    this.set(f, "file", "f_inode", this.alloc(this.p.sizeOf("inode")));
     return f;
   }
 
