@@ -6,7 +6,7 @@
  */
 import type { OffsetSpec, Profile, SymbolHit } from "../../shared/kernel/index.js";
 import type { Vmi } from "../vmi/index.js";
-import { START_KERNEL_MAP } from "./constants.js";
+import { KERNEL_IMAGE_SIZE, START_KERNEL_MAP } from "./constants.js";
 import { LinuxError } from "./errors.js";
 import { type AnyRequirements, type Bound, type BoundOf, bindRequirements, slideSymbol } from "./requirements.js";
 import type { KernelLocation } from "./discovery/types.js";
@@ -97,11 +97,11 @@ export class LinuxKernel {
 
   /**
    * __pa(): guest-physical address of a kernel-image or direct-map address (undefined for
-   * anything else, e.g. vmalloc, which only the page tables know).
+   * anything else, e.g. vmalloc or modules, which only the page tables know).
    */
   pa(va: bigint): bigint | undefined {
     const { physBase, pageOffsetBase } = this.location;
-    if (va >= START_KERNEL_MAP) return BigInt.asUintN(64, va - START_KERNEL_MAP + physBase);
+    if (va >= START_KERNEL_MAP) return va < START_KERNEL_MAP + KERNEL_IMAGE_SIZE ? BigInt.asUintN(64, va - START_KERNEL_MAP + physBase) : undefined;
     if (va >= pageOffsetBase && va - pageOffsetBase < this.vmi.info.maxPhysAddress) return va - pageOffsetBase;
     return undefined;
   }

@@ -163,6 +163,11 @@ describe("modules", () => {
     const m1 = s.addModule("first", 0x1000, 0x3000);
     const m2 = s.addModule("second");
     const k = await s.kernel();
+    // __pa knows the image and the direct map; module space only the page tables know.
+    assert.equal(k.pa(s.sym("init_task")), s.pa(s.sym("init_task")));
+    assert.equal(k.pa(m1.module), s.pa(m1.module));
+    assert.equal(k.pa(m1.base), undefined);
+    assert.equal(await k.vmi.translate({ kind: "kva", addr: m1.base }), s.pa(m1.base));
     const mods = await listModules(k);
     assert.deepEqual(mods.map((m) => [m.name, m.address, m.base, m.size, m.textSize]), [
       ["first", m1.module, m1.base, 0x3000, 0x1000],
