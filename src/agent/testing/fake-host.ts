@@ -123,8 +123,11 @@ export class FakeHost {
     }
   }
 
-  /** Runs vCPU 0 until it yields without MORE_WORK, pumping the NIC in between (bounded). */
-  settle(maxRuns = 64): RunResult {
+  /**
+   * Runs vCPU 0 until it yields without MORE_WORK, pumping the NIC in between (bounded:
+   * node's TLS finishes writes on the event loop, so callers loop with setImmediate).
+   */
+  settle(maxRuns = 4): RunResult {
     let r: RunResult | undefined;
     for (let i = 0; i < maxRuns; i++) {
       this.pumpRx();
@@ -192,15 +195,15 @@ export class FakeHost {
     const nic = this.m.layout.nic;
     const prod = Number(this.m.peek64(nic.control + BigInt(NIC_CONTROL.offsetOf("tx_prod"))));
     const get = (at: number, len: number): Uint8Array => {
-      const out = new Uint8Array(len);
-      for (let i = 0; i < len; i++) out[i] = this.m.peek(nic.tx + BigInt((at + i) % nic.txBytes), 1)[0]!;
-      return out;
+      const off = at % nic.txBytes;
+      const first = Math.min(len, nic.txBytes - off);
+      const a = this.m.peek(nic.tx + BigInt(off), first);
+      return first === len ? a : Uint8Array.from([...a, ...this.m.peek(nic.tx, len - first)]);
     };
     while (prod - this.#txCons >= 12) {
       const h = NIC_RECORD_HEADER.parse(get(this.#txCons, 12));
       if (prod - this.#txCons < 12 + h.length) break;
-      const payload = this.m.peek(nic.tx + BigInt((this.#txCons + 12) % nic.txBytes), Math.min(h.length, nic.txBytes - ((this.#txCons + 12) % nic.txBytes)));
-      const full = payload.length === h.length ? payload : Uint8Array.from([...payload, ...this.m.peek(nic.tx, h.length - payload.length)]);
+      const full = get(this.#txCons + 12, h.length);
       this.#txCons += 12 + h.length;
       const peer = this.peers.get(h.conn);
       if (h.kind === NIC_RECORD_KIND.DATA) peer?.push(Buffer.from(full));

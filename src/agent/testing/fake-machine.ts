@@ -72,17 +72,28 @@ export class FakeMachine {
   /** Raw (plaintext) read/write, as the test's omniscient view. */
   peek(gpa: bigint, len: number): Uint8Array {
     const out = new Uint8Array(len);
-    for (let i = 0; i < len; i++) {
-      const a = gpa + BigInt(i);
-      out[i] = this.pages.get(Number(a / BigInt(P)))?.[Number(a % BigInt(P))] ?? 0;
+    let g = Number(gpa);
+    let done = 0;
+    while (done < len) {
+      const off = g % P;
+      const n = Math.min(len - done, P - off);
+      const pg = this.pages.get((g - off) / P);
+      if (pg !== undefined) out.set(pg.subarray(off, off + n), done);
+      done += n;
+      g += n;
     }
     return out;
   }
 
   poke(gpa: bigint, data: Uint8Array): void {
-    for (let i = 0; i < data.length; i++) {
-      const a = gpa + BigInt(i);
-      this.page(Number(a / BigInt(P)))[Number(a % BigInt(P))] = data[i]!;
+    let g = Number(gpa);
+    let done = 0;
+    while (done < data.length) {
+      const off = g % P;
+      const n = Math.min(data.length - done, P - off);
+      this.page((g - off) / P).set(data.subarray(done, done + n), off);
+      done += n;
+      g += n;
     }
   }
 
