@@ -35,7 +35,7 @@ export interface DumpMemoryOptions {
   /** Regions left out (e.g. the agent's own region), [start, end). */
   readonly exclude?: readonly { readonly start: bigint; readonly end: bigint }[];
   readonly resume?: boolean;
-  /** Bytes per read (default 8 MiB). */
+  /** Bytes per read (default 4 MiB). */
   readonly chunkSize?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: DumpProgress) => void;
@@ -55,7 +55,7 @@ export interface DumpResult {
   readonly ms: number;
 }
 
-export const DEFAULT_DUMP_CHUNK = 8 << 20;
+export const DEFAULT_DUMP_CHUNK = 4 << 20;
 
 const mib = (n: bigint): string => (Number(n) / (1 << 20)).toFixed(1);
 

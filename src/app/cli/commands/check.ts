@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .command("check [names...]")
     .description(`integrity checks (all, or the named ones: ${ALL_CHECKS.map((c) => c.name).join(", ")}); exit 3 when something is found`)
     .option("--text-baseline <file>", "kernel-text baseline: recorded when the file is absent, compared otherwise")
-    .option("--pause", "pause a live guest while checking")
+    .option("--no-pause", "do not pause a live guest while checking")
     .option("--json", "machine-readable output");
   addTargetOptions(cmd, "any", { profile: true }).action(async (names: string[], o: TargetFlags & { json?: boolean; pause?: boolean; textBaseline?: string }) => {
     let checks;
@@ -50,7 +50,7 @@ export function register(program: Command): void {
       throw new CliUsageError(`check: ${(e as Error).message}`);
     }
     const requirements = checks.flatMap((c) => c.requirements);
-    const r = await withLinux(o, "any", "check", { requirements, pause: o.pause ?? false }, async (s) => {
+    const r = await withLinux(o, "any", "check", { requirements, pause: o.pause !== false }, async (s) => {
       const rep = await runChecks(s.kernel, names, o.textBaseline !== undefined ? { baseline: fileBaselineStore(o.textBaseline) } : {});
       if (o.json) {
         outJson({

@@ -23,12 +23,12 @@ export function register(program: Command): void {
     .option("--format <format>", "lime, elf or raw", "lime")
     .option("--resume", "continue an interrupted dump (FILE.partial + FILE.journal)")
     .option("--pause", "pause a live guest during the dump (a consistent image)")
-    .option("--chunk <mib>", "MiB per read (split by the agent's limits and pipelined)", "8")
+    .option("--chunk <mib>", "MiB per read (split by the agent's limits and pipelined)", "4")
     .option("--no-progress", "no progress bar")
     .option("--json", "machine-readable output");
   addTargetOptions(cmd, "any").action(async (o: Flags) => {
     if (!["lime", "elf", "raw"].includes(o.format)) throw new CliUsageError(`dump: --format must be lime, elf or raw, not ${JSON.stringify(o.format)}`);
-    const chunk = parseCount(o.chunk ?? "8", "--chunk", 1, 256) << 20;
+    const chunk = parseCount(o.chunk ?? "4", "--chunk", 1, 256) << 20;
     await withTarget(o, "any", "dump", async (t) => {
       const ac = new AbortController();
       const onSignal = (): void => ac.abort();

@@ -14,7 +14,7 @@ type Flags = TargetFlags & { json?: boolean; pause?: boolean };
 
 function common(cmd: Command): Command {
   addTargetOptions(cmd, "any", { profile: true });
-  return cmd.option("--pause", "pause a live guest while reading (a consistent view)").option("--json", "machine-readable output");
+  return cmd.option("--no-pause", "do not pause a live guest while reading (its lists may change under the walk)").option("--json", "machine-readable output");
 }
 
 function print(r: PluginResult, o: Flags, target: string): void {
@@ -24,18 +24,18 @@ function print(r: PluginResult, o: Flags, target: string): void {
 export function register(program: Command): void {
   common(program.command("ps").description("processes: pid, ppid, uid, comm, task address, DTB").option("--threads", "list every thread, not only thread-group leaders")).action(
     async (o: Flags & { threads?: boolean }) => {
-      await withLinux(o, "any", "ps", { requirements: ps.requirements, pause: o.pause ?? false }, async (s) => {
+      await withLinux(o, "any", "ps", { requirements: ps.requirements, pause: o.pause !== false }, async (s) => {
         print(await runPlugin(ps, s.kernel, o.threads ? { threads: true } : {}), o, s.target.label);
       });
     },
   );
   common(program.command("pstree").description("processes as a tree by parent")).action(async (o: Flags) => {
-    await withLinux(o, "any", "pstree", { requirements: pstree.requirements, pause: o.pause ?? false }, async (s) => {
+    await withLinux(o, "any", "pstree", { requirements: pstree.requirements, pause: o.pause !== false }, async (s) => {
       print(await runPlugin(pstree, s.kernel, {}), o, s.target.label);
     });
   });
   common(program.command("lsmod").description("loaded kernel modules with their base addresses")).action(async (o: Flags) => {
-    await withLinux(o, "any", "lsmod", { requirements: lsmod.requirements, pause: o.pause ?? false }, async (s) => {
+    await withLinux(o, "any", "lsmod", { requirements: lsmod.requirements, pause: o.pause !== false }, async (s) => {
       print(await runPlugin(lsmod, s.kernel, {}), o, s.target.label);
     });
   });
@@ -45,7 +45,7 @@ export function register(program: Command): void {
       if (!/^\d+$/.test(o.vcpu)) throw new CliUsageError(`regs: --vcpu must be a vCPU number, not ${JSON.stringify(o.vcpu)}`);
       vcpus = [Number(o.vcpu)];
     }
-    await withLinux(o, "any", "regs", { requirements: regs.requirements, pause: o.pause ?? false }, async (s) => {
+    await withLinux(o, "any", "regs", { requirements: regs.requirements, pause: o.pause !== false }, async (s) => {
       if (vcpus !== undefined && vcpus[0]! >= s.vmi.vcpuCount) throw new CliUsageError(`regs: no vCPU ${vcpus[0]} (the guest has ${s.vmi.vcpuCount})`);
       print(await runPlugin(regs, s.kernel, vcpus !== undefined ? { vcpus } : {}), o, s.target.label);
     });

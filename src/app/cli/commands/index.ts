@@ -10,6 +10,7 @@ import { register as control } from "./control.js";
 import { register as watch } from "./watch.js";
 import { register as report } from "./report.js";
 import { register as profile } from "./profile.js";
+import { register as demo } from "./demo.js";
 
 /** Every command group; each file in this folder adds itself here. */
-export const COMMANDS: ReadonlyArray<(program: Command) => void> = [host, measure, attest, forensics, check, read, dump, control, watch, report, profile];
+export const COMMANDS: ReadonlyArray<(program: Command) => void> = [host, measure, attest, forensics, check, read, dump, control, watch, report, profile, demo];

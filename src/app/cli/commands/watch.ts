@@ -96,7 +96,7 @@ async function run(agent: AgentV1Driver, spec: TrapSpec, what: string, o: Flags,
       signal: ac.signal,
       onEvent: (event, i) => {
         const w = { n: i, event, symbol: symbolize(event.regs.rip) };
-        out(o.json ? jsonText(eventJson(w), undefined) : eventLine(w));
+        out(o.json ? jsonText(eventJson(w), 0) : eventLine(w));
       },
     });
     if (!o.json) note(`${n} event${n === 1 ? "" : "s"}; trap disarmed`);
