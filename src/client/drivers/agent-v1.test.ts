@@ -222,6 +222,29 @@ describe("agent v1 driver: memory", () => {
     for (const l of a.log.filter((x) => x.op === "writePhys")) assert.ok(l.frameBytes <= a.limits.maxFrameBytes);
   });
 
+  it("splits translations and virtual reads by the agent's limits", async () => {
+    const a = await agent();
+    const pt = new PageTableBuilder(a.memory, 4, 0x400000n);
+    for (let i = 0n; i < 40n; i++) pt.map(0x10000000n + i * 0x1000n, 0x1000000n + i * 0x1000n);
+    a.memory.poke(0x1000000n, pattern(40 * 4096, 4));
+    const d = await connect(a);
+    const before = a.log.length;
+    const vas = Array.from({ length: 40 }, (_, i) => 0x10000000n + BigInt(i) * 0x1000n + 8n);
+    const ts = await d.translate(pt.root, vas);
+    assert.deepEqual(
+      ts.map((t) => (t instanceof VmiError ? t.code : t.pa)),
+      vas.map((_, i) => 0x1000000n + BigInt(i) * 0x1000n + 8n),
+    );
+    const tr = a.log.slice(before).filter((l) => l.op === "translate");
+    assert.deepEqual(
+      tr.map((l) => l.entries),
+      [16, 16, 8],
+    );
+    const [v] = await d.readVirt(pt.root, [{ va: 0x10000000n, len: 40 * 4096 }]);
+    assert.deepEqual(v, pattern(40 * 4096, 4));
+    for (const l of a.log.filter((x) => x.op === "readVirt")) assert.ok(l.bytes <= Number(a.limits.maxBatchBytes) && l.entries <= a.limits.maxBatchEntries);
+  });
+
   it("walks page tables in the agent (translate, readVirt) and serves a Vmi", async () => {
     const a = await agent();
     const pt = new PageTableBuilder(a.memory, 4, 0x400000n);
