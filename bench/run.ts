@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only NAME,...] [--json] [--out DIR] [--list]`
+ * `npm run bench [-- --quick] [--only NAME,...] [--json] [--out DIR] [--cpu-prof DIR] [--list]`
  *
  * Measures, in one run on this machine, the cost of confidentiality: the 00SEVen path
  * against the non-confidential baseline, v1 against the prototype's access pattern, dump
@@ -9,6 +9,7 @@
  * stdout and progress on stderr. See BENCHMARKS.md for what each figure means.
  * Exit status: 0 when every benchmark ran or was skipped, 1 when one failed, 2 on bad usage.
  */
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Progress } from "./harness/progress.js";
 import { renderJson, renderMarkdown, writeReport } from "./harness/report.js";
@@ -20,6 +21,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--only NAME,...] [--json] [--o
   --only NAMES   run only these benchmarks (comma-separated; what they are compared with runs too)
   --json         print the JSON report on stdout instead of the Markdown
   --out DIR      where to write the report (default bench/results)
+  --cpu-prof DIR write V8 CPU profiles of the world processes into DIR (profile this
+                 process too with: node --cpu-prof --import tsx bench/run.ts ...)
   --list         list the benchmarks and exit`;
 
 interface Args {
@@ -28,6 +31,7 @@ interface Args {
   json: boolean;
   out: string;
   list: boolean;
+  cpuProf: string | null;
 }
 
 function usage(msg: string): never {
@@ -36,7 +40,7 @@ function usage(msg: string): never {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { quick: false, only: null, json: false, out: fileURLToPath(new URL("./results/", import.meta.url)), list: false };
+  const a: Args = { quick: false, only: null, json: false, out: fileURLToPath(new URL("./results/", import.meta.url)), list: false, cpuProf: null };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
     const [flag, inline] = x.includes("=") ? [x.slice(0, x.indexOf("=")), x.slice(x.indexOf("=") + 1)] : [x, undefined];
@@ -61,6 +65,9 @@ function parseArgs(argv: readonly string[]): Args {
       case "--out":
         a.out = value();
         break;
+      case "--cpu-prof":
+        a.cpuProf = value();
+        break;
       case "-h":
       case "--help":
         process.stdout.write(`${USAGE}\n`);
@@ -81,6 +88,7 @@ if (args.list) {
 }
 const { selected, added, unknown } = selectBenchmarks(BENCHMARKS, args.only);
 if (unknown.length > 0) usage(`no benchmark named ${unknown.join(", ")} (known: ${BENCHMARKS.map((b) => b.name).join(", ")})`);
+if (args.cpuProf !== null) process.env.SEVEN_BENCH_WORLD_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${resolve(args.cpuProf)}`;
 const progress = new Progress();
 if (added.length > 0) progress.line(`also running ${added.join(", ")}: the selected benchmarks are compared with them in the same run`);
 const report = await runBenchmarks(selected, { quick: args.quick, only: args.only, argv, progress });

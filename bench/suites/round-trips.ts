@@ -59,8 +59,14 @@ export const roundTrips: Benchmark = {
         const trips = sides.map((s) =>
           metric(`round-trips.${s.key}.requests`, `  requests per suite, ${s.key}`, "requests", "lower", s.tripsPerRun),
         );
+        const kt = (r: SuiteRun) => r.checks.find((c) => c.check === "kernel-text")?.ms ?? Number.NaN;
+        const parts = sides.flatMap((s) => [
+          metric(`round-trips.${s.key}.ps`, `  ps, ${s.key}`, "ms", "lower", s.runs.map((r) => r.psMs)),
+          metric(`round-trips.${s.key}.kernel-text`, `  check kernel-text (bulk read of the kernel text), ${s.key}`, "ms", "lower", s.runs.map(kt)),
+          metric(`round-trips.${s.key}.other-checks`, `  the other checks, ${s.key}`, "ms", "lower", s.runs.map((r) => r.checksMs - kt(r))),
+        ]);
         return {
-          metrics: [m1, m0, mp, ...trips],
+          metrics: [m1, m0, mp, ...trips, ...parts],
           ratios: [
             pairedRatio("round-trips.v0-over-v1", "v0 / v1 (times faster with v1)", m0, m1, { op: ">=", value: 5 }),
             pairedRatio("round-trips.pattern-over-v1", "v0 pattern over v1 / v1", mp, m1),

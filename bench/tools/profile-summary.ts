@@ -3,7 +3,8 @@
  * inclusive time of the functions that matter, so "where does the time go" has an answer
  * without a profiler UI.
  *   node --import tsx bench/tools/profile-summary.ts FILE.cpuprofile [--top N] [--under PATTERN]
- * --under restricts the totals to samples whose stack contains a function matching PATTERN.
+ * --under restricts the totals to samples whose stack contains a function matching PATTERN;
+ * --callers PATTERN lists the call paths (3 frames up) of the functions matching PATTERN.
  */
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
@@ -53,6 +54,24 @@ function fnName(f: CallFrame): string {
   return `${n} ${moduleOf(f.url)}:${f.lineNumber + 1}`;
 }
 
+/** Self time of the functions matching `pattern`, by their callers (up to `depth` frames). */
+export function callersOf(p: CpuProfile, pattern: RegExp, depth = 3, top = 15): { path: string; ms: number }[] {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const out = new Map<string, number>();
+  for (let i = 0; i < p.samples.length; i++) {
+    const id = p.samples[i]!;
+    const leaf = byId.get(id)!.callFrame;
+    if (!pattern.test(leaf.functionName)) continue;
+    const path: string[] = [];
+    for (let x = parent.get(id), k = 0; x !== undefined && k < depth; x = parent.get(x), k++) path.push(fnName(byId.get(x)!.callFrame));
+    const key = `${leaf.functionName} ← ${path.join(" ← ")}`;
+    out.set(key, (out.get(key) ?? 0) + (p.timeDeltas[i] ?? 0));
+  }
+  return [...out].sort((a, b) => b[1] - a[1]).slice(0, top).map(([path, us]) => ({ path, ms: us / 1000 }));
+}
+
 export function summarizeProfile(p: CpuProfile, top = 25, under?: RegExp): ProfileSummary {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -95,6 +114,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (file === undefined) {
     console.error("usage: profile-summary.ts FILE.cpuprofile [--top N] [--under PATTERN]");
     process.exit(2);
+  }
+  const callersAt = args.indexOf("--callers");
+  if (callersAt >= 0) {
+    const prof = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+    for (const c of callersOf(prof, new RegExp(args[callersAt + 1]!))) console.log(`${c.ms.toFixed(0).padStart(7)} ms  ${c.path}`);
+    process.exit(0);
   }
   const topAt = args.indexOf("--top");
   const underAt = args.indexOf("--under");
