@@ -168,3 +168,19 @@ test("yield flags: HOLDING with a poll delay for a paused vCPU; time the host ke
   const rip = m.peek64(m.layout.vmsa1[0]! + BigInt(VMSA.offsetOf("rip")));
   assert.equal(rip, 0xfff0n);
 });
+
+test("pushed heartbeats (id 0): the yield asks to be woken when the next one is due", async () => {
+  const m = launchedMachine({ config: { ownerKey: owner.spki } });
+  const agent = createAgent({ entropy: (n) => new Uint8Array(n).fill(9), heartbeatIntervalNs: 50_000_000n });
+  const host = new FakeHost(m, agent.program);
+  host.run(0, SEVEN_RUN_REASON.BOOT);
+  const c = client(host, [ALPN_V1]);
+  await c.call(host, { case: "machineInfo", value: {} });
+  const r = host.run(0);
+  assert.ok(r.delay > 0n && r.delay <= 50_000_000n, `delay ${r.delay}`);
+  m.nowNs += 60_000_000n;
+  await drive(host, () => c.replies.some((x) => x.id === 0n && x.body.case === "heartbeat"));
+  const hb = c.replies.find((x) => x.id === 0n)!;
+  assert.equal(hb.body.case, "heartbeat");
+  assert.equal((hb.body.value as v1.Heartbeat).agentTimeNs >= 60_000_000n, true);
+});

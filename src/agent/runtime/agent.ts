@@ -135,6 +135,7 @@ class AgentRuntime {
   #bootError: BootError | undefined;
   #greqInFlight: PendingGreq | undefined;
   #askedAt: bigint | undefined;
+  #nextDue: bigint | undefined;
   #failedReports = 0;
   #runs = 0;
   #steps = 0;
@@ -258,6 +259,7 @@ class AgentRuntime {
         else l.work++;
         return NEXT;
       case "tick":
+        this.#tick(cpu);
         l.phase = "tx";
         return NEXT;
       case "tx":
@@ -360,17 +362,24 @@ class AgentRuntime {
     if (more) flags |= AGENT_YIELD.MORE_WORK;
     if (txPending) flags |= AGENT_YIELD.TX_PENDING;
     const now = cpu.rdtsc();
-    let due: bigint | undefined;
-    for (const c of this.#conns.values()) {
-      const t = c.session?.tick(now);
-      if (t !== undefined && (due === undefined || t < due)) due = t;
-    }
+    const due = this.#nextDue;
     if (due !== undefined) delay = due > now ? due - now : 1n;
     if (this.#core.isStopped(cpu.vcpu)) {
       flags |= AGENT_YIELD.HOLDING;
       if (delay === 0n || delay > HOLD_POLL_NS) delay = HOLD_POLL_NS;
     }
     return { flags, delay };
+  }
+
+  /** Periodic duties of the sessions (pushed heartbeats); remembers the next due time. */
+  #tick(cpu: Cpu): void {
+    const now = cpu.rdtsc();
+    let due: bigint | undefined;
+    for (const c of this.#conns.values()) {
+      const t = c.session?.tick(now);
+      if (t !== undefined && (due === undefined || t < due)) due = t;
+    }
+    this.#nextDue = due;
   }
 
   // ------------------------------------------------------------------ boot

@@ -84,14 +84,14 @@ export class NicConnection {
     });
     server.on("secureConnection", (t: TLSSocket) => {
       this.#tls = t;
-      t.on("data", (d: Buffer) => this.#session?.accept(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+      t.on("data", (d: Buffer) => this.#guard(() => this.#session?.accept(new Uint8Array(d.buffer, d.byteOffset, d.byteLength))));
       t.on("error", () => {
         this.#ctx.note("tls-error", this.id);
         this.#teardown();
       });
       t.on("close", () => this.#teardown());
       t.on("end", () => t.end());
-      this.#onSecure(t);
+      this.#guard(() => this.#onSecure(t));
     });
     server.on("tlsClientError", () => {
       this.#ctx.note("tls-error", this.id);
@@ -214,6 +214,16 @@ export class NicConnection {
     } else {
       this.#ctx.note("refused-alpn", this.id);
       this.close();
+    }
+  }
+
+  /** Runs a TLS event handler: an unexpected error ends this connection, never the agent. */
+  #guard(f: () => void): void {
+    try {
+      f();
+    } catch {
+      this.#ctx.note("session-fatal", this.id);
+      this.#teardown();
     }
   }
 
