@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { placeKernel, LOAD_PHYSICAL_ADDR, PAGE_OFFSET_BASE_L4, CPU_ENTRY_AREA_BASE, KERNEL_IMAGE_SIZE, START_KERNEL_MAP } from "./placement.js";
+import { physBaseOf, placeKernel, LOAD_PHYSICAL_ADDR, PAGE_OFFSET_BASE_L4, CPU_ENTRY_AREA_BASE, KERNEL_IMAGE_SIZE, START_KERNEL_MAP } from "./placement.js";
 import { GuestError } from "../errors.js";
 
 const TEXT = 0xffffffff81000000n;
@@ -54,4 +54,11 @@ test("not enough guest RAM is GUEST_RAM_TOO_SMALL", () => {
     () => placeKernel({ seed: "x", kaslr: true, textSym: TEXT, endSym: END, guestRamEnd: 48n * MIB, reserveBytes: 8n * MIB }),
     (e: unknown) => e instanceof GuestError && e.code === "GUEST_RAM_TOO_SMALL",
   );
+});
+
+test("phys_base wraps as Linux's does: the fixture's KASLR boot (VA slide 0x18800000, PA 0x9a00000)", () => {
+  // ../shared/fixtures/linux/kaslr-256M: _text at 0xffffffff99800000, "Kernel code" at 0x9a00000,
+  // and the phys_base variable in that image holds 0xfffffffff0200000.
+  assert.equal(physBaseOf(0x9a00000n, 0xffffffff99800000n), 0xfffffffff0200000n);
+  assert.equal(physBaseOf(0x1000000n, 0xffffffff81000000n), 0n);
 });

@@ -93,7 +93,7 @@ export function placeKernel(p: PlacementInput): KernelPlacement {
   // Virtual: any 2 MiB slot with the image inside [16 MiB, KERNEL_IMAGE_SIZE) (find_random_virt_addr).
   const virtSlots = (KERNEL_IMAGE_SIZE - nokaslrVirt - imageBytes) / PHYSICAL_ALIGN + 1n;
   const virtSlide = rng.bigint(virtSlots) * PHYSICAL_ALIGN;
-  const physBase = BigInt.asUintN(64, physText - (nokaslrVirt + virtSlide));
+  const physBase = physBaseOf(physText, p.textSym + virtSlide);
   // RANDOMIZE_MEMORY (kernel_randomize_memory): direct map, vmalloc, vmemmap.
   const directTb = (alignUp(p.guestRamEnd, TB) >> 40n) + 0xan; // + CONFIG_RANDOMIZE_MEMORY_PHYSICAL_PADDING
   const sizesTb = [directTb, 32n, 1n];
@@ -123,6 +123,11 @@ export function placeKernel(p: PlacementInput): KernelPlacement {
     vmemmapBase: bases[2]!,
     moduleBase,
   };
+}
+
+/** phys_base for _text at virtual `textVa` and physical `physText`: PA = VA − __START_KERNEL_map + phys_base. */
+export function physBaseOf(physText: bigint, textVa: bigint): bigint {
+  return BigInt.asUintN(64, physText - (textVa - START_KERNEL_MAP));
 }
 
 export function alignUp(v: bigint, a: bigint): bigint {

@@ -35,7 +35,7 @@ const O_RDWR = 2;
 const O_APPEND = 0x400;
 
 /** The names tests may rely on (comm as the kernel stores it: 15 characters). */
-export const STABLE_PROCESSES = ["init", "sshd", "vmi_alpha", "vmi_beta", "vmi_gamma_with_"] as const;
+export const STABLE_PROCESSES = ["init", "sshd", "vmi_alpha", "vmi_beta", "vmi_gamma_with_", "vmi_user"] as const;
 
 function kthreads(vcpus: number): { comm: string; state: TaskState; cpu?: number }[] {
   const per = (fmt: (c: number) => string, state: TaskState): { comm: string; state: TaskState; cpu: number }[] =>
@@ -122,6 +122,8 @@ export function population(vcpus: number, processes: number, rng: SeededRng): Pr
   named("vmi_gamma_with_a_very_long_name", "vmi_gamma_with_");
   user({ comm: "sleep", argv: ["sleep", "100001"], parent: init, uid: 0, binary: "busybox", files: [], state: "S" });
   user({ comm: "sleep", argv: ["sleep", "100002"], parent: init, uid: 0, binary: "busybox", files: [], state: "S" });
+  // An unprivileged long-lived process (the default target of escalate-cred).
+  user({ comm: "vmi_user", argv: ["/bin/sh", "/bin/vmi_user"], parent: init, uid: 1000, binary: "busybox", files: [log("vmi_user")], state: "S" });
   // Fillers: children of init or of an earlier filler (shells and their jobs).
   const fillerStart = out.length;
   while (out.length < processes) {
