@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file seven/v1/seven.proto.
  */
 export const file_seven_v1_seven: GenFile = /*@__PURE__*/
-  fileDesc("ChRzZXZlbi92MS9zZXZlbi5wcm90bxIIc2V2ZW4udjEi+wUKB1JlcXVlc3QSCgoCaWQYASABKAQSKQoGYXR0ZXN0GAogASgLMhcuc2V2ZW4udjEuQXR0ZXN0UmVxdWVzdEgAEjQKDG1hY2hpbmVfaW5mbxgLIAEoCzIcLnNldmVuLnYxLk1hY2hpbmVJbmZvUmVxdWVzdEgAEi4KCXJlYWRfcGh5cxgMIAEoCzIZLnNldmVuLnYxLlJlYWRQaHlzUmVxdWVzdEgAEjAKCndyaXRlX3BoeXMYDSABKAsyGi5zZXZlbi52MS5Xcml0ZVBoeXNSZXF1ZXN0SAASLgoJcmVhZF92aXJ0GA4gASgLMhkuc2V2ZW4udjEuUmVhZFZpcnRSZXF1ZXN0SAASMAoKd3JpdGVfdmlydBgPIAEoCzIaLnNldmVuLnYxLldyaXRlVmlydFJlcXVlc3RIABIvCgl0cmFuc2xhdGUYECABKAsyGi5zZXZlbi52MS5UcmFuc2xhdGVSZXF1ZXN0SAASNgoNZ2V0X3JlZ2lzdGVycxgRIAEoCzIdLnNldmVuLnYxLkdldFJlZ2lzdGVyc1JlcXVlc3RIABI2Cg1zZXRfcmVnaXN0ZXJzGBIgASgLMh0uc2V2ZW4udjEuU2V0UmVnaXN0ZXJzUmVxdWVzdEgAEicKBXBhdXNlGBMgASgLMhYuc2V2ZW4udjEuUGF1c2VSZXF1ZXN0SAASKQoGcmVzdW1lGBQgASgLMhcuc2V2ZW4udjEuUmVzdW1lUmVxdWVzdEgAEiwKCGFybV90cmFwGBUgASgLMhguc2V2ZW4udjEuQXJtVHJhcFJlcXVlc3RIABIyCgtkaXNhcm1fdHJhcBgWIAEoCzIbLnNldmVuLnYxLkRpc2FybVRyYXBSZXF1ZXN0SAASMQoOZXZlbnRfcmVzcG9uc2UYFyABKAsyFy5zZXZlbi52MS5FdmVudFJlc3BvbnNlSAASLwoJaGVhcnRiZWF0GBggASgLMhouc2V2ZW4udjEuSGVhcnRiZWF0UmVxdWVzdEgAQgQKAm9wIogFCghSZXNwb25zZRIKCgJpZBgBIAEoBBIgCgZzdGF0dXMYAiABKA4yEC5zZXZlbi52MS5TdGF0dXMSDgoGZGV0YWlsGAMgASgJEioKBmF0dGVzdBgKIAEoCzIYLnNldmVuLnYxLkF0dGVzdFJlc3BvbnNlSAASLQoMbWFjaGluZV9pbmZvGAsgASgLMhUuc2V2ZW4udjEuTWFjaGluZUluZm9IABImCgRyZWFkGAwgASgLMhYuc2V2ZW4udjEuUmVhZFJlc3BvbnNlSAASKAoFd3JpdGUYDSABKAsyFy5zZXZlbi52MS5Xcml0ZVJlc3BvbnNlSAASMAoJdHJhbnNsYXRlGBAgASgLMhsuc2V2ZW4udjEuVHJhbnNsYXRlUmVzcG9uc2VIABIwCglyZWdpc3RlcnMYESABKAsyGy5zZXZlbi52MS5SZWdpc3RlcnNSZXNwb25zZUgAEh8KBGRvbmUYEiABKAsyDy5zZXZlbi52MS5FbXB0eUgAEigKBXBhdXNlGBMgASgLMhcuc2V2ZW4udjEuUGF1c2VSZXNwb25zZUgAEioKBnJlc3VtZRgUIAEoCzIYLnNldmVuLnYxLlJlc3VtZVJlc3BvbnNlSAASLQoIYXJtX3RyYXAYFSABKAsyGS5zZXZlbi52MS5Bcm1UcmFwUmVzcG9uc2VIABIgCgVldmVudBgeIAEoCzIPLnNldmVuLnYxLkV2ZW50SAASKAoJaGVhcnRiZWF0GB8gASgLMhMuc2V2ZW4udjEuSGVhcnRiZWF0SAASMwoPbWFwcGluZ19jaGFuZ2VkGCAgASgLMhguc2V2ZW4udjEuTWFwcGluZ0NoYW5nZWRIAEIGCgRib2R5IgcKBUVtcHR5Ih4KDUF0dGVzdFJlcXVlc3QSDQoFbm9uY2UYASABKAwiPQoOQXR0ZXN0UmVzcG9uc2USDgoGcmVwb3J0GAEgASgMEgwKBHZjZWsYAiABKAwSDQoFY2hhaW4YAyADKAwiFAoSTWFjaGluZUluZm9SZXF1ZXN0ItoBCgtNYWNoaW5lSW5mbxINCgV2Y3B1cxgBIAEoDRIUCgxtZW1vcnlfYnl0ZXMYAiABKAQSDQoFY19iaXQYAyABKA0SFQoNZ3Vlc3RfcmFtX2VuZBgEIAEoBBIsCgxhZ2VudF9yZWdpb24YBSABKAsyFi5zZXZlbi52MS5BZGRyZXNzUmFuZ2USFQoNYWdlbnRfdmVyc2lvbhgGIAEoCRIgCgZsaW1pdHMYByABKAsyEC5zZXZlbi52MS5MaW1pdHMSGQoRbGVnYWN5X3YwX2FsbG93ZWQYCCABKAgiKgoMQWRkcmVzc1JhbmdlEg0KBXN0YXJ0GAEgASgEEgsKA2VuZBgCIAEoBCKYAQoGTGltaXRzEhcKD21heF9mcmFtZV9ieXRlcxgBIAEoDRIZChFtYXhfYmF0Y2hfZW50cmllcxgCIAEoDRIXCg9tYXhfYmF0Y2hfYnl0ZXMYAyABKAQSFwoPbWF4X3JhbmdlX2J5dGVzGAQgASgNEhEKCW1heF90cmFwcxgFIAEoDRIVCg1tYXhfaW5fZmxpZ2h0GAYgASgNIiIKBVJhbmdlEgwKBGFkZHIYASABKAQSCwoDbGVuGAIgASgNIigKCldyaXRlUmFuZ2USDAoEYWRkchgBIAEoBBIMCgRkYXRhGAIgASgMIjIKD1JlYWRQaHlzUmVxdWVzdBIfCgZyYW5nZXMYASADKAsyDy5zZXZlbi52MS5SYW5nZSJWCg9SZWFkVmlydFJlcXVlc3QSCwoDZHRiGAEgASgEEh8KBnJhbmdlcxgCIAMoCzIPLnNldmVuLnYxLlJhbmdlEhUKDXBhZ2luZ19sZXZlbHMYAyABKA0iLwoMUmVhZFJlc3BvbnNlEh8KBmNodW5rcxgBIAMoCzIPLnNldmVuLnYxLkNodW5rIksKBUNodW5rEiAKBnN0YXR1cxgBIAEoDjIQLnNldmVuLnYxLlN0YXR1cxIMCgRkYXRhGAIgASgMEhIKCmZhdWx0X2FkZHIYAyABKAQiOAoQV3JpdGVQaHlzUmVxdWVzdBIkCgZ3cml0ZXMYASADKAsyFC5zZXZlbi52MS5Xcml0ZVJhbmdlIlwKEFdyaXRlVmlydFJlcXVlc3QSCwoDZHRiGAEgASgEEiQKBndyaXRlcxgCIAMoCzIULnNldmVuLnYxLldyaXRlUmFuZ2USFQoNcGFnaW5nX2xldmVscxgDIAEoDSIzCg1Xcml0ZVJlc3BvbnNlEiIKCHN0YXR1c2VzGAEgAygOMhAuc2V2ZW4udjEuU3RhdHVzIkMKEFRyYW5zbGF0ZVJlcXVlc3QSCwoDZHRiGAEgASgEEgsKA3ZhcxgCIAMoBBIVCg1wYWdpbmdfbGV2ZWxzGAMgASgNIkAKEVRyYW5zbGF0ZVJlc3BvbnNlEisKDHRyYW5zbGF0aW9ucxgBIAMoCzIVLnNldmVuLnYxLlRyYW5zbGF0aW9uIpABCgtUcmFuc2xhdGlvbhIgCgZzdGF0dXMYASABKA4yEC5zZXZlbi52MS5TdGF0dXMSCwoDZ3BhGAIgASgEEhEKCXBhZ2Vfc2l6ZRgDIAEoBBIQCgh3cml0YWJsZRgEIAEoCBIMCgR1c2VyGAUgASgIEgoKAm54GAYgASgIEhMKC2ZhdWx0X2xldmVsGAcgASgNIiQKE0dldFJlZ2lzdGVyc1JlcXVlc3QSDQoFdmNwdXMYASADKA0iOAoRUmVnaXN0ZXJzUmVzcG9uc2USIwoEc2V0cxgBIAMoCzIVLnNldmVuLnYxLlJlZ2lzdGVyU2V0IkgKB1NlZ21lbnQSEAoIc2VsZWN0b3IYASABKA0SDgoGYXR0cmliGAIgASgNEg0KBWxpbWl0GAMgASgNEgwKBGJhc2UYBCABKAQiLgoPRGVzY3JpcHRvclRhYmxlEgwKBGJhc2UYASABKAQSDQoFbGltaXQYAiABKA0iowcKC1JlZ2lzdGVyU2V0EgwKBHZjcHUYASABKA0SCwoDcmF4GAIgASgEEgsKA3JieBgDIAEoBBILCgNyY3gYBCABKAQSCwoDcmR4GAUgASgEEgsKA3JzaRgGIAEoBBILCgNyZGkYByABKAQSCwoDcmJwGAggASgEEgsKA3JzcBgJIAEoBBIKCgJyOBgKIAEoBBIKCgJyORgLIAEoBBILCgNyMTAYDCABKAQSCwoDcjExGA0gASgEEgsKA3IxMhgOIAEoBBILCgNyMTMYDyABKAQSCwoDcjE0GBAgASgEEgsKA3IxNRgRIAEoBBILCgNyaXAYEiABKAQSDgoGcmZsYWdzGBMgASgEEgsKA2NyMBgUIAEoBBILCgNjcjIYFSABKAQSCwoDY3IzGBYgASgEEgsKA2NyNBgXIAEoBBIMCgR4Y3IwGBggASgEEgsKA2RyMBgZIAEoBBILCgNkcjEYGiABKAQSCwoDZHIyGBsgASgEEgsKA2RyMxgcIAEoBBILCgNkcjYYHSABKAQSCwoDZHI3GB4gASgEEgwKBGVmZXIYHyABKAQSDAoEc3RhchggIAEoBBINCgVsc3RhchghIAEoBBINCgVjc3RhchgiIAEoBBIOCgZzZm1hc2sYIyABKAQSFgoOa2VybmVsX2dzX2Jhc2UYJCABKAQSEwoLc3lzZW50ZXJfY3MYJSABKAQSFAoMc3lzZW50ZXJfZXNwGCYgASgEEhQKDHN5c2VudGVyX2VpcBgnIAEoBBIdCgJjcxgoIAEoCzIRLnNldmVuLnYxLlNlZ21lbnQSHQoCZHMYKSABKAsyES5zZXZlbi52MS5TZWdtZW50Eh0KAmVzGCogASgLMhEuc2V2ZW4udjEuU2VnbWVudBIdCgJmcxgrIAEoCzIRLnNldmVuLnYxLlNlZ21lbnQSHQoCZ3MYLCABKAsyES5zZXZlbi52MS5TZWdtZW50Eh0KAnNzGC0gASgLMhEuc2V2ZW4udjEuU2VnbWVudBIdCgJ0chguIAEoCzIRLnNldmVuLnYxLlNlZ21lbnQSHwoEbGR0chgvIAEoCzIRLnNldmVuLnYxLlNlZ21lbnQSJwoEZ2R0chgwIAEoCzIZLnNldmVuLnYxLkRlc2NyaXB0b3JUYWJsZRInCgRpZHRyGDEgASgLMhkuc2V2ZW4udjEuRGVzY3JpcHRvclRhYmxlEgsKA2NwbBgyIAEoDRIPCgdzdG9wcGVkGDMgASgIIj8KDVJlZ2lzdGVyV3JpdGUSHwoDcmVnGAEgASgOMhIuc2V2ZW4udjEuUmVnaXN0ZXISDQoFdmFsdWUYAiABKAQiTAoTU2V0UmVnaXN0ZXJzUmVxdWVzdBIMCgR2Y3B1GAEgASgNEicKBndyaXRlcxgCIAMoCzIXLnNldmVuLnYxLlJlZ2lzdGVyV3JpdGUiDgoMUGF1c2VSZXF1ZXN0IjkKDVBhdXNlUmVzcG9uc2USDwoHc3RvcHBlZBgBIAMoDRIXCg9hbHJlYWR5X3N0b3BwZWQYAiADKA0iDwoNUmVzdW1lUmVxdWVzdCI1Cg5SZXN1bWVSZXNwb25zZRIPCgdyZXN1bWVkGAEgAygNEhIKCnN0aWxsX2hlbGQYAiADKA0icQoOQXJtVHJhcFJlcXVlc3QSCwoDZ3BhGAEgASgEEg4KBmFjY2VzcxgCIAEoDRISCgpyaXBfZmlsdGVyGAMgAygEEgoKAnZhGAQgASgEEgsKA2R0YhgFIAEoBBIVCg1wYWdpbmdfbGV2ZWxzGAYgASgNIiIKD0FybVRyYXBSZXNwb25zZRIPCgd0cmFwX2lkGAEgASgEIiQKEURpc2FybVRyYXBSZXF1ZXN0Eg8KB3RyYXBfaWQYASABKAQiwgEKBUV2ZW50EhAKCGV2ZW50X2lkGAEgASgEEg8KB3RyYXBfaWQYAiABKAQSDAoEdmNwdRgDIAEoDRIgCgZhY2Nlc3MYBCABKA4yEC5zZXZlbi52MS5BY2Nlc3MSCwoDZ3BhGAUgASgEEgsKA2d2YRgGIAEoBBIRCglndmFfa25vd24YByABKAgSKAoJcmVnaXN0ZXJzGAggASgLMhUuc2V2ZW4udjEuUmVnaXN0ZXJTZXQSDwoHdGltZV9ucxgJIAEoBCJICg1FdmVudFJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgEEiUKBmFjdGlvbhgCIAEoDjIVLnNldmVuLnYxLkV2ZW50QWN0aW9uIm4KDk1hcHBpbmdDaGFuZ2VkEg8KB3RyYXBfaWQYASABKAQSCgoCdmEYAiABKAQSDwoHb2xkX2dwYRgDIAEoBBIPCgduZXdfZ3BhGAQgASgEEg8KB3ByZXNlbnQYBSABKAgSDAoEdmNwdRgGIAEoDSISChBIZWFydGJlYXRSZXF1ZXN0IrwBCglIZWFydGJlYXQSFQoNYWdlbnRfdGltZV9ucxgBIAEoBBIQCghyZXF1ZXN0cxgCIAEoBBIOCgZldmVudHMYAyABKAQSGAoQdW5tYXRjaGVkX2ZhdWx0cxgEIAEoBBIYChB2bXBsMF9zdGFydmVkX25zGAUgASgEEhMKC3RyYXBzX2FybWVkGAYgASgNEhUKDXN0b3BwZWRfdmNwdXMYByADKA0SFgoOZXZlbnRzX2Ryb3BwZWQYCCABKAQqlgIKBlN0YXR1cxINCglTVEFUVVNfT0sQABIbChdTVEFUVVNfSU5WQUxJRF9BUkdVTUVOVBABEhcKE1NUQVRVU19PVVRfT0ZfUkFOR0UQAhIVChFTVEFUVVNfUEFHRV9GQVVMVBADEhQKEFNUQVRVU19UT09fTEFSR0UQBBIUChBTVEFUVVNfTk9UX0ZPVU5EEAUSHQoZU1RBVFVTX1JFU09VUkNFX0VYSEFVU1RFRBAGEh4KGlNUQVRVU19GQUlMRURfUFJFQ09ORElUSU9OEAcSFgoSU1RBVFVTX1VOQVZBSUxBQkxFEAgSGAoUU1RBVFVTX1VOSU1QTEVNRU5URUQQCRITCg9TVEFUVVNfSU5URVJOQUwQCirEAwoIUmVnaXN0ZXISGAoUUkVHSVNURVJfVU5TUEVDSUZJRUQQABIHCgNSQVgQARIHCgNSQlgQAhIHCgNSQ1gQAxIHCgNSRFgQBBIHCgNSU0kQBRIHCgNSREkQBhIHCgNSQlAQBxIHCgNSU1AQCBIGCgJSOBAJEgYKAlI5EAoSBwoDUjEwEAsSBwoDUjExEAwSBwoDUjEyEA0SBwoDUjEzEA4SBwoDUjE0EA8SBwoDUjE1EBASBwoDUklQEBESCgoGUkZMQUdTEBISBwoDQ1IwEBMSBwoDQ1IyEBQSBwoDQ1IzEBUSBwoDQ1I0EBYSCAoEWENSMBAXEgcKA0RSMBAYEgcKA0RSMRAZEgcKA0RSMhAaEgcKA0RSMxAbEgcKA0RSNhAcEgcKA0RSNxAdEggKBEVGRVIQHhIICgRTVEFSEB8SCQoFTFNUQVIQIBIJCgVDU1RBUhAhEgoKBlNGTUFTSxAiEhIKDktFUk5FTF9HU19CQVNFECMSDwoLU1lTRU5URVJfQ1MQJBIQCgxTWVNFTlRFUl9FU1AQJRIQCgxTWVNFTlRFUl9FSVAQJhILCgdGU19CQVNFECcSCwoHR1NfQkFTRRAoKlcKBkFjY2VzcxIWChJBQ0NFU1NfVU5TUEVDSUZJRUQQABIPCgtBQ0NFU1NfUkVBRBABEhAKDEFDQ0VTU19XUklURRACEhIKDkFDQ0VTU19FWEVDVVRFEAQqdAoLRXZlbnRBY3Rpb24SHAoYRVZFTlRfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGQoVRVZFTlRfQUNUSU9OX0NPTlRJTlVFEAESFQoRRVZFTlRfQUNUSU9OX1NLSVAQAhIVChFFVkVOVF9BQ1RJT05fSE9MRBADYgZwcm90bzM");
+  fileDesc("ChRzZXZlbi92MS9zZXZlbi5wcm90bxIIc2V2ZW4udjEirwYKB1JlcXVlc3QSCgoCaWQYASABKAQSKQoGYXR0ZXN0GAogASgLMhcuc2V2ZW4udjEuQXR0ZXN0UmVxdWVzdEgAEjQKDG1hY2hpbmVfaW5mbxgLIAEoCzIcLnNldmVuLnYxLk1hY2hpbmVJbmZvUmVxdWVzdEgAEi4KCXJlYWRfcGh5cxgMIAEoCzIZLnNldmVuLnYxLlJlYWRQaHlzUmVxdWVzdEgAEjAKCndyaXRlX3BoeXMYDSABKAsyGi5zZXZlbi52MS5Xcml0ZVBoeXNSZXF1ZXN0SAASLgoJcmVhZF92aXJ0GA4gASgLMhkuc2V2ZW4udjEuUmVhZFZpcnRSZXF1ZXN0SAASMAoKd3JpdGVfdmlydBgPIAEoCzIaLnNldmVuLnYxLldyaXRlVmlydFJlcXVlc3RIABIvCgl0cmFuc2xhdGUYECABKAsyGi5zZXZlbi52MS5UcmFuc2xhdGVSZXF1ZXN0SAASNgoNZ2V0X3JlZ2lzdGVycxgRIAEoCzIdLnNldmVuLnYxLkdldFJlZ2lzdGVyc1JlcXVlc3RIABI2Cg1zZXRfcmVnaXN0ZXJzGBIgASgLMh0uc2V2ZW4udjEuU2V0UmVnaXN0ZXJzUmVxdWVzdEgAEicKBXBhdXNlGBMgASgLMhYuc2V2ZW4udjEuUGF1c2VSZXF1ZXN0SAASKQoGcmVzdW1lGBQgASgLMhcuc2V2ZW4udjEuUmVzdW1lUmVxdWVzdEgAEiwKCGFybV90cmFwGBUgASgLMhguc2V2ZW4udjEuQXJtVHJhcFJlcXVlc3RIABIyCgtkaXNhcm1fdHJhcBgWIAEoCzIbLnNldmVuLnYxLkRpc2FybVRyYXBSZXF1ZXN0SAASMQoOZXZlbnRfcmVzcG9uc2UYFyABKAsyFy5zZXZlbi52MS5FdmVudFJlc3BvbnNlSAASLwoJaGVhcnRiZWF0GBggASgLMhouc2V2ZW4udjEuSGVhcnRiZWF0UmVxdWVzdEgAEjIKC2dhdGhlcl9saXN0GBkgASgLMhsuc2V2ZW4udjEuR2F0aGVyTGlzdFJlcXVlc3RIAEIECgJvcCK9BQoIUmVzcG9uc2USCgoCaWQYASABKAQSIAoGc3RhdHVzGAIgASgOMhAuc2V2ZW4udjEuU3RhdHVzEg4KBmRldGFpbBgDIAEoCRIqCgZhdHRlc3QYCiABKAsyGC5zZXZlbi52MS5BdHRlc3RSZXNwb25zZUgAEi0KDG1hY2hpbmVfaW5mbxgLIAEoCzIVLnNldmVuLnYxLk1hY2hpbmVJbmZvSAASJgoEcmVhZBgMIAEoCzIWLnNldmVuLnYxLlJlYWRSZXNwb25zZUgAEigKBXdyaXRlGA0gASgLMhcuc2V2ZW4udjEuV3JpdGVSZXNwb25zZUgAEjAKCXRyYW5zbGF0ZRgQIAEoCzIbLnNldmVuLnYxLlRyYW5zbGF0ZVJlc3BvbnNlSAASMAoJcmVnaXN0ZXJzGBEgASgLMhsuc2V2ZW4udjEuUmVnaXN0ZXJzUmVzcG9uc2VIABIfCgRkb25lGBIgASgLMg8uc2V2ZW4udjEuRW1wdHlIABIoCgVwYXVzZRgTIAEoCzIXLnNldmVuLnYxLlBhdXNlUmVzcG9uc2VIABIqCgZyZXN1bWUYFCABKAsyGC5zZXZlbi52MS5SZXN1bWVSZXNwb25zZUgAEi0KCGFybV90cmFwGBUgASgLMhkuc2V2ZW4udjEuQXJtVHJhcFJlc3BvbnNlSAASIAoFZXZlbnQYHiABKAsyDy5zZXZlbi52MS5FdmVudEgAEigKCWhlYXJ0YmVhdBgfIAEoCzITLnNldmVuLnYxLkhlYXJ0YmVhdEgAEjMKD21hcHBpbmdfY2hhbmdlZBggIAEoCzIYLnNldmVuLnYxLk1hcHBpbmdDaGFuZ2VkSAASMwoLZ2F0aGVyX2xpc3QYISABKAsyHC5zZXZlbi52MS5HYXRoZXJMaXN0UmVzcG9uc2VIAEIGCgRib2R5IgcKBUVtcHR5Ih4KDUF0dGVzdFJlcXVlc3QSDQoFbm9uY2UYASABKAwiPQoOQXR0ZXN0UmVzcG9uc2USDgoGcmVwb3J0GAEgASgMEgwKBHZjZWsYAiABKAwSDQoFY2hhaW4YAyADKAwiFAoSTWFjaGluZUluZm9SZXF1ZXN0ItoBCgtNYWNoaW5lSW5mbxINCgV2Y3B1cxgBIAEoDRIUCgxtZW1vcnlfYnl0ZXMYAiABKAQSDQoFY19iaXQYAyABKA0SFQoNZ3Vlc3RfcmFtX2VuZBgEIAEoBBIsCgxhZ2VudF9yZWdpb24YBSABKAsyFi5zZXZlbi52MS5BZGRyZXNzUmFuZ2USFQoNYWdlbnRfdmVyc2lvbhgGIAEoCRIgCgZsaW1pdHMYByABKAsyEC5zZXZlbi52MS5MaW1pdHMSGQoRbGVnYWN5X3YwX2FsbG93ZWQYCCABKAgiKgoMQWRkcmVzc1JhbmdlEg0KBXN0YXJ0GAEgASgEEgsKA2VuZBgCIAEoBCKYAQoGTGltaXRzEhcKD21heF9mcmFtZV9ieXRlcxgBIAEoDRIZChFtYXhfYmF0Y2hfZW50cmllcxgCIAEoDRIXCg9tYXhfYmF0Y2hfYnl0ZXMYAyABKAQSFwoPbWF4X3JhbmdlX2J5dGVzGAQgASgNEhEKCW1heF90cmFwcxgFIAEoDRIVCg1tYXhfaW5fZmxpZ2h0GAYgASgNIiIKBVJhbmdlEgwKBGFkZHIYASABKAQSCwoDbGVuGAIgASgNIigKCldyaXRlUmFuZ2USDAoEYWRkchgBIAEoBBIMCgRkYXRhGAIgASgMIjIKD1JlYWRQaHlzUmVxdWVzdBIfCgZyYW5nZXMYASADKAsyDy5zZXZlbi52MS5SYW5nZSJWCg9SZWFkVmlydFJlcXVlc3QSCwoDZHRiGAEgASgEEh8KBnJhbmdlcxgCIAMoCzIPLnNldmVuLnYxLlJhbmdlEhUKDXBhZ2luZ19sZXZlbHMYAyABKA0iLwoMUmVhZFJlc3BvbnNlEh8KBmNodW5rcxgBIAMoCzIPLnNldmVuLnYxLkNodW5rIlsKBUNodW5rEiAKBnN0YXR1cxgBIAEoDjIQLnNldmVuLnYxLlN0YXR1cxIMCgRkYXRhGAIgASgMEhIKCmZhdWx0X2FkZHIYAyABKAQSDgoGZnJhbWVzGAQgAygEIqIBChFHYXRoZXJMaXN0UmVxdWVzdBILCgNkdGIYASABKAQSFQoNcGFnaW5nX2xldmVscxgCIAEoDRIMCgRoZWFkGAMgASgEEhMKC25leHRfb2Zmc2V0GAQgASgDEgwKBHN0b3AYBSABKAQSEQoJbWF4X25vZGVzGAYgASgNEhMKC3JlYWRfb2Zmc2V0GAcgASgDEhAKCHJlYWRfbGVuGAggASgNIm8KEkdhdGhlckxpc3RSZXNwb25zZRINCgVub2RlcxgBIAMoBBIfCgZjaHVua3MYAiADKAsyDy5zZXZlbi52MS5DaHVuaxIpCgtzdG9wX3JlYXNvbhgDIAEoDjIULnNldmVuLnYxLkdhdGhlclN0b3AiOAoQV3JpdGVQaHlzUmVxdWVzdBIkCgZ3cml0ZXMYASADKAsyFC5zZXZlbi52MS5Xcml0ZVJhbmdlIlwKEFdyaXRlVmlydFJlcXVlc3QSCwoDZHRiGAEgASgEEiQKBndyaXRlcxgCIAMoCzIULnNldmVuLnYxLldyaXRlUmFuZ2USFQoNcGFnaW5nX2xldmVscxgDIAEoDSIzCg1Xcml0ZVJlc3BvbnNlEiIKCHN0YXR1c2VzGAEgAygOMhAuc2V2ZW4udjEuU3RhdHVzIkMKEFRyYW5zbGF0ZVJlcXVlc3QSCwoDZHRiGAEgASgEEgsKA3ZhcxgCIAMoBBIVCg1wYWdpbmdfbGV2ZWxzGAMgASgNIkAKEVRyYW5zbGF0ZVJlc3BvbnNlEisKDHRyYW5zbGF0aW9ucxgBIAMoCzIVLnNldmVuLnYxLlRyYW5zbGF0aW9uIpABCgtUcmFuc2xhdGlvbhIgCgZzdGF0dXMYASABKA4yEC5zZXZlbi52MS5TdGF0dXMSCwoDZ3BhGAIgASgEEhEKCXBhZ2Vfc2l6ZRgDIAEoBBIQCgh3cml0YWJsZRgEIAEoCBIMCgR1c2VyGAUgASgIEgoKAm54GAYgASgIEhMKC2ZhdWx0X2xldmVsGAcgASgNIiQKE0dldFJlZ2lzdGVyc1JlcXVlc3QSDQoFdmNwdXMYASADKA0iOAoRUmVnaXN0ZXJzUmVzcG9uc2USIwoEc2V0cxgBIAMoCzIVLnNldmVuLnYxLlJlZ2lzdGVyU2V0IkgKB1NlZ21lbnQSEAoIc2VsZWN0b3IYASABKA0SDgoGYXR0cmliGAIgASgNEg0KBWxpbWl0GAMgASgNEgwKBGJhc2UYBCABKAQiLgoPRGVzY3JpcHRvclRhYmxlEgwKBGJhc2UYASABKAQSDQoFbGltaXQYAiABKA0iowcKC1JlZ2lzdGVyU2V0EgwKBHZjcHUYASABKA0SCwoDcmF4GAIgASgEEgsKA3JieBgDIAEoBBILCgNyY3gYBCABKAQSCwoDcmR4GAUgASgEEgsKA3JzaRgGIAEoBBILCgNyZGkYByABKAQSCwoDcmJwGAggASgEEgsKA3JzcBgJIAEoBBIKCgJyOBgKIAEoBBIKCgJyORgLIAEoBBILCgNyMTAYDCABKAQSCwoDcjExGA0gASgEEgsKA3IxMhgOIAEoBBILCgNyMTMYDyABKAQSCwoDcjE0GBAgASgEEgsKA3IxNRgRIAEoBBILCgNyaXAYEiABKAQSDgoGcmZsYWdzGBMgASgEEgsKA2NyMBgUIAEoBBILCgNjcjIYFSABKAQSCwoDY3IzGBYgASgEEgsKA2NyNBgXIAEoBBIMCgR4Y3IwGBggASgEEgsKA2RyMBgZIAEoBBILCgNkcjEYGiABKAQSCwoDZHIyGBsgASgEEgsKA2RyMxgcIAEoBBILCgNkcjYYHSABKAQSCwoDZHI3GB4gASgEEgwKBGVmZXIYHyABKAQSDAoEc3RhchggIAEoBBINCgVsc3RhchghIAEoBBINCgVjc3RhchgiIAEoBBIOCgZzZm1hc2sYIyABKAQSFgoOa2VybmVsX2dzX2Jhc2UYJCABKAQSEwoLc3lzZW50ZXJfY3MYJSABKAQSFAoMc3lzZW50ZXJfZXNwGCYgASgEEhQKDHN5c2VudGVyX2VpcBgnIAEoBBIdCgJjcxgoIAEoCzIRLnNldmVuLnYxLlNlZ21lbnQSHQoCZHMYKSABKAsyES5zZXZlbi52MS5TZWdtZW50Eh0KAmVzGCogASgLMhEuc2V2ZW4udjEuU2VnbWVudBIdCgJmcxgrIAEoCzIRLnNldmVuLnYxLlNlZ21lbnQSHQoCZ3MYLCABKAsyES5zZXZlbi52MS5TZWdtZW50Eh0KAnNzGC0gASgLMhEuc2V2ZW4udjEuU2VnbWVudBIdCgJ0chguIAEoCzIRLnNldmVuLnYxLlNlZ21lbnQSHwoEbGR0chgvIAEoCzIRLnNldmVuLnYxLlNlZ21lbnQSJwoEZ2R0chgwIAEoCzIZLnNldmVuLnYxLkRlc2NyaXB0b3JUYWJsZRInCgRpZHRyGDEgASgLMhkuc2V2ZW4udjEuRGVzY3JpcHRvclRhYmxlEgsKA2NwbBgyIAEoDRIPCgdzdG9wcGVkGDMgASgIIj8KDVJlZ2lzdGVyV3JpdGUSHwoDcmVnGAEgASgOMhIuc2V2ZW4udjEuUmVnaXN0ZXISDQoFdmFsdWUYAiABKAQiTAoTU2V0UmVnaXN0ZXJzUmVxdWVzdBIMCgR2Y3B1GAEgASgNEicKBndyaXRlcxgCIAMoCzIXLnNldmVuLnYxLlJlZ2lzdGVyV3JpdGUiDgoMUGF1c2VSZXF1ZXN0IjkKDVBhdXNlUmVzcG9uc2USDwoHc3RvcHBlZBgBIAMoDRIXCg9hbHJlYWR5X3N0b3BwZWQYAiADKA0iDwoNUmVzdW1lUmVxdWVzdCI1Cg5SZXN1bWVSZXNwb25zZRIPCgdyZXN1bWVkGAEgAygNEhIKCnN0aWxsX2hlbGQYAiADKA0icQoOQXJtVHJhcFJlcXVlc3QSCwoDZ3BhGAEgASgEEg4KBmFjY2VzcxgCIAEoDRISCgpyaXBfZmlsdGVyGAMgAygEEgoKAnZhGAQgASgEEgsKA2R0YhgFIAEoBBIVCg1wYWdpbmdfbGV2ZWxzGAYgASgNIiIKD0FybVRyYXBSZXNwb25zZRIPCgd0cmFwX2lkGAEgASgEIiQKEURpc2FybVRyYXBSZXF1ZXN0Eg8KB3RyYXBfaWQYASABKAQiwgEKBUV2ZW50EhAKCGV2ZW50X2lkGAEgASgEEg8KB3RyYXBfaWQYAiABKAQSDAoEdmNwdRgDIAEoDRIgCgZhY2Nlc3MYBCABKA4yEC5zZXZlbi52MS5BY2Nlc3MSCwoDZ3BhGAUgASgEEgsKA2d2YRgGIAEoBBIRCglndmFfa25vd24YByABKAgSKAoJcmVnaXN0ZXJzGAggASgLMhUuc2V2ZW4udjEuUmVnaXN0ZXJTZXQSDwoHdGltZV9ucxgJIAEoBCJICg1FdmVudFJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgEEiUKBmFjdGlvbhgCIAEoDjIVLnNldmVuLnYxLkV2ZW50QWN0aW9uIm4KDk1hcHBpbmdDaGFuZ2VkEg8KB3RyYXBfaWQYASABKAQSCgoCdmEYAiABKAQSDwoHb2xkX2dwYRgDIAEoBBIPCgduZXdfZ3BhGAQgASgEEg8KB3ByZXNlbnQYBSABKAgSDAoEdmNwdRgGIAEoDSISChBIZWFydGJlYXRSZXF1ZXN0IrwBCglIZWFydGJlYXQSFQoNYWdlbnRfdGltZV9ucxgBIAEoBBIQCghyZXF1ZXN0cxgCIAEoBBIOCgZldmVudHMYAyABKAQSGAoQdW5tYXRjaGVkX2ZhdWx0cxgEIAEoBBIYChB2bXBsMF9zdGFydmVkX25zGAUgASgEEhMKC3RyYXBzX2FybWVkGAYgASgNEhUKDXN0b3BwZWRfdmNwdXMYByADKA0SFgoOZXZlbnRzX2Ryb3BwZWQYCCABKAQqlgIKBlN0YXR1cxINCglTVEFUVVNfT0sQABIbChdTVEFUVVNfSU5WQUxJRF9BUkdVTUVOVBABEhcKE1NUQVRVU19PVVRfT0ZfUkFOR0UQAhIVChFTVEFUVVNfUEFHRV9GQVVMVBADEhQKEFNUQVRVU19UT09fTEFSR0UQBBIUChBTVEFUVVNfTk9UX0ZPVU5EEAUSHQoZU1RBVFVTX1JFU09VUkNFX0VYSEFVU1RFRBAGEh4KGlNUQVRVU19GQUlMRURfUFJFQ09ORElUSU9OEAcSFgoSU1RBVFVTX1VOQVZBSUxBQkxFEAgSGAoUU1RBVFVTX1VOSU1QTEVNRU5URUQQCRITCg9TVEFUVVNfSU5URVJOQUwQCiqhAQoKR2F0aGVyU3RvcBIbChdHQVRIRVJfU1RPUF9VTlNQRUNJRklFRBAAEhcKE0dBVEhFUl9TVE9QX1JFQUNIRUQQARIUChBHQVRIRVJfU1RPUF9OVUxMEAISFQoRR0FUSEVSX1NUT1BfQ1lDTEUQAxIZChVHQVRIRVJfU1RPUF9NQVhfTk9ERVMQBBIVChFHQVRIRVJfU1RPUF9GQVVMVBAFKsQDCghSZWdpc3RlchIYChRSRUdJU1RFUl9VTlNQRUNJRklFRBAAEgcKA1JBWBABEgcKA1JCWBACEgcKA1JDWBADEgcKA1JEWBAEEgcKA1JTSRAFEgcKA1JESRAGEgcKA1JCUBAHEgcKA1JTUBAIEgYKAlI4EAkSBgoCUjkQChIHCgNSMTAQCxIHCgNSMTEQDBIHCgNSMTIQDRIHCgNSMTMQDhIHCgNSMTQQDxIHCgNSMTUQEBIHCgNSSVAQERIKCgZSRkxBR1MQEhIHCgNDUjAQExIHCgNDUjIQFBIHCgNDUjMQFRIHCgNDUjQQFhIICgRYQ1IwEBcSBwoDRFIwEBgSBwoDRFIxEBkSBwoDRFIyEBoSBwoDRFIzEBsSBwoDRFI2EBwSBwoDRFI3EB0SCAoERUZFUhAeEggKBFNUQVIQHxIJCgVMU1RBUhAgEgkKBUNTVEFSECESCgoGU0ZNQVNLECISEgoOS0VSTkVMX0dTX0JBU0UQIxIPCgtTWVNFTlRFUl9DUxAkEhAKDFNZU0VOVEVSX0VTUBAlEhAKDFNZU0VOVEVSX0VJUBAmEgsKB0ZTX0JBU0UQJxILCgdHU19CQVNFECgqVwoGQWNjZXNzEhYKEkFDQ0VTU19VTlNQRUNJRklFRBAAEg8KC0FDQ0VTU19SRUFEEAESEAoMQUNDRVNTX1dSSVRFEAISEgoOQUNDRVNTX0VYRUNVVEUQBCp0CgtFdmVudEFjdGlvbhIcChhFVkVOVF9BQ1RJT05fVU5TUEVDSUZJRUQQABIZChVFVkVOVF9BQ1RJT05fQ09OVElOVUUQARIVChFFVkVOVF9BQ1RJT05fU0tJUBACEhUKEUVWRU5UX0FDVElPTl9IT0xEEANiBnByb3RvMw");
 
 /**
  * @generated from message seven.v1.Request
@@ -130,6 +130,12 @@ export type Request = Message<"seven.v1.Request"> & {
      */
     value: HeartbeatRequest;
     case: "heartbeat";
+  } | {
+    /**
+     * @generated from field: seven.v1.GatherListRequest gather_list = 25;
+     */
+    value: GatherListRequest;
+    case: "gatherList";
   } | { case: undefined; value?: undefined };
 };
 
@@ -244,6 +250,12 @@ export type Response = Message<"seven.v1.Response"> & {
      */
     value: MappingChanged;
     case: "mappingChanged";
+  } | {
+    /**
+     * @generated from field: seven.v1.GatherListResponse gather_list = 33;
+     */
+    value: GatherListResponse;
+    case: "gatherList";
   } | { case: undefined; value?: undefined };
 };
 
@@ -583,6 +595,15 @@ export type Chunk = Message<"seven.v1.Chunk"> & {
    * @generated from field: uint64 fault_addr = 3;
    */
   faultAddr: bigint;
+
+  /**
+   * Virtual reads only: the guest-physical page frame (GPA >> 12) behind each 4 KiB
+   * page the range touched, in order, so the client can cache what it read by frame
+   * and skip a separate translation.
+   *
+   * @generated from field: repeated uint64 frames = 4;
+   */
+  frames: bigint[];
 };
 
 /**
@@ -591,6 +612,99 @@ export type Chunk = Message<"seven.v1.Chunk"> & {
  */
 export const ChunkSchema: GenMessage<Chunk> = /*@__PURE__*/
   messageDesc(file_seven_v1_seven, 14);
+
+/**
+ * Pointer chasing in one round trip, with no knowledge of what the nodes are: starting
+ * from the pointer stored at `head` (a virtual address), repeatedly read the 8-byte
+ * pointer at `node + next_offset` to get the next node, until the pointer equals
+ * `stop` (e.g. the list head itself), is zero, repeats a node already visited, or
+ * `max_nodes` nodes were visited. For every node, `read_len` bytes are read starting at
+ * `node + read_offset` (read_offset may be negative: a list_head embedded in a larger
+ * structure). Virtual addresses translate through `dtb` as in ReadVirtRequest.
+ *
+ * @generated from message seven.v1.GatherListRequest
+ */
+export type GatherListRequest = Message<"seven.v1.GatherListRequest"> & {
+  /**
+   * @generated from field: uint64 dtb = 1;
+   */
+  dtb: bigint;
+
+  /**
+   * @generated from field: uint32 paging_levels = 2;
+   */
+  pagingLevels: number;
+
+  /**
+   * @generated from field: uint64 head = 3;
+   */
+  head: bigint;
+
+  /**
+   * @generated from field: int64 next_offset = 4;
+   */
+  nextOffset: bigint;
+
+  /**
+   * @generated from field: uint64 stop = 5;
+   */
+  stop: bigint;
+
+  /**
+   * @generated from field: uint32 max_nodes = 6;
+   */
+  maxNodes: number;
+
+  /**
+   * @generated from field: int64 read_offset = 7;
+   */
+  readOffset: bigint;
+
+  /**
+   * @generated from field: uint32 read_len = 8;
+   */
+  readLen: number;
+};
+
+/**
+ * Describes the message seven.v1.GatherListRequest.
+ * Use `create(GatherListRequestSchema)` to create a new message.
+ */
+export const GatherListRequestSchema: GenMessage<GatherListRequest> = /*@__PURE__*/
+  messageDesc(file_seven_v1_seven, 15);
+
+/**
+ * @generated from message seven.v1.GatherListResponse
+ */
+export type GatherListResponse = Message<"seven.v1.GatherListResponse"> & {
+  /**
+   * The visited nodes in order (the pointer values, i.e. node addresses).
+   *
+   * @generated from field: repeated uint64 nodes = 1;
+   */
+  nodes: bigint[];
+
+  /**
+   * One chunk per node (read_len bytes at node + read_offset), in order.
+   *
+   * @generated from field: repeated seven.v1.Chunk chunks = 2;
+   */
+  chunks: Chunk[];
+
+  /**
+   * Why the walk stopped.
+   *
+   * @generated from field: seven.v1.GatherStop stop_reason = 3;
+   */
+  stopReason: GatherStop;
+};
+
+/**
+ * Describes the message seven.v1.GatherListResponse.
+ * Use `create(GatherListResponseSchema)` to create a new message.
+ */
+export const GatherListResponseSchema: GenMessage<GatherListResponse> = /*@__PURE__*/
+  messageDesc(file_seven_v1_seven, 16);
 
 /**
  * @generated from message seven.v1.WritePhysRequest
@@ -607,7 +721,7 @@ export type WritePhysRequest = Message<"seven.v1.WritePhysRequest"> & {
  * Use `create(WritePhysRequestSchema)` to create a new message.
  */
 export const WritePhysRequestSchema: GenMessage<WritePhysRequest> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 15);
+  messageDesc(file_seven_v1_seven, 17);
 
 /**
  * @generated from message seven.v1.WriteVirtRequest
@@ -634,7 +748,7 @@ export type WriteVirtRequest = Message<"seven.v1.WriteVirtRequest"> & {
  * Use `create(WriteVirtRequestSchema)` to create a new message.
  */
 export const WriteVirtRequestSchema: GenMessage<WriteVirtRequest> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 16);
+  messageDesc(file_seven_v1_seven, 18);
 
 /**
  * @generated from message seven.v1.WriteResponse
@@ -653,7 +767,7 @@ export type WriteResponse = Message<"seven.v1.WriteResponse"> & {
  * Use `create(WriteResponseSchema)` to create a new message.
  */
 export const WriteResponseSchema: GenMessage<WriteResponse> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 17);
+  messageDesc(file_seven_v1_seven, 19);
 
 /**
  * @generated from message seven.v1.TranslateRequest
@@ -680,7 +794,7 @@ export type TranslateRequest = Message<"seven.v1.TranslateRequest"> & {
  * Use `create(TranslateRequestSchema)` to create a new message.
  */
 export const TranslateRequestSchema: GenMessage<TranslateRequest> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 18);
+  messageDesc(file_seven_v1_seven, 20);
 
 /**
  * @generated from message seven.v1.TranslateResponse
@@ -697,7 +811,7 @@ export type TranslateResponse = Message<"seven.v1.TranslateResponse"> & {
  * Use `create(TranslateResponseSchema)` to create a new message.
  */
 export const TranslateResponseSchema: GenMessage<TranslateResponse> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 19);
+  messageDesc(file_seven_v1_seven, 21);
 
 /**
  * @generated from message seven.v1.Translation
@@ -748,7 +862,7 @@ export type Translation = Message<"seven.v1.Translation"> & {
  * Use `create(TranslationSchema)` to create a new message.
  */
 export const TranslationSchema: GenMessage<Translation> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 20);
+  messageDesc(file_seven_v1_seven, 22);
 
 /**
  * @generated from message seven.v1.GetRegistersRequest
@@ -767,7 +881,7 @@ export type GetRegistersRequest = Message<"seven.v1.GetRegistersRequest"> & {
  * Use `create(GetRegistersRequestSchema)` to create a new message.
  */
 export const GetRegistersRequestSchema: GenMessage<GetRegistersRequest> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 21);
+  messageDesc(file_seven_v1_seven, 23);
 
 /**
  * @generated from message seven.v1.RegistersResponse
@@ -784,7 +898,7 @@ export type RegistersResponse = Message<"seven.v1.RegistersResponse"> & {
  * Use `create(RegistersResponseSchema)` to create a new message.
  */
 export const RegistersResponseSchema: GenMessage<RegistersResponse> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 22);
+  messageDesc(file_seven_v1_seven, 24);
 
 /**
  * @generated from message seven.v1.Segment
@@ -816,7 +930,7 @@ export type Segment = Message<"seven.v1.Segment"> & {
  * Use `create(SegmentSchema)` to create a new message.
  */
 export const SegmentSchema: GenMessage<Segment> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 23);
+  messageDesc(file_seven_v1_seven, 25);
 
 /**
  * @generated from message seven.v1.DescriptorTable
@@ -838,7 +952,7 @@ export type DescriptorTable = Message<"seven.v1.DescriptorTable"> & {
  * Use `create(DescriptorTableSchema)` to create a new message.
  */
 export const DescriptorTableSchema: GenMessage<DescriptorTable> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 24);
+  messageDesc(file_seven_v1_seven, 26);
 
 /**
  * @generated from message seven.v1.RegisterSet
@@ -1107,7 +1221,7 @@ export type RegisterSet = Message<"seven.v1.RegisterSet"> & {
  * Use `create(RegisterSetSchema)` to create a new message.
  */
 export const RegisterSetSchema: GenMessage<RegisterSet> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 25);
+  messageDesc(file_seven_v1_seven, 27);
 
 /**
  * @generated from message seven.v1.RegisterWrite
@@ -1129,7 +1243,7 @@ export type RegisterWrite = Message<"seven.v1.RegisterWrite"> & {
  * Use `create(RegisterWriteSchema)` to create a new message.
  */
 export const RegisterWriteSchema: GenMessage<RegisterWrite> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 26);
+  messageDesc(file_seven_v1_seven, 28);
 
 /**
  * Writes to a stopped (paused or held) vCPU's VMPL1 context.
@@ -1153,7 +1267,7 @@ export type SetRegistersRequest = Message<"seven.v1.SetRegistersRequest"> & {
  * Use `create(SetRegistersRequestSchema)` to create a new message.
  */
 export const SetRegistersRequestSchema: GenMessage<SetRegistersRequest> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 27);
+  messageDesc(file_seven_v1_seven, 29);
 
 /**
  * @generated from message seven.v1.PauseRequest
@@ -1166,7 +1280,7 @@ export type PauseRequest = Message<"seven.v1.PauseRequest"> & {
  * Use `create(PauseRequestSchema)` to create a new message.
  */
 export const PauseRequestSchema: GenMessage<PauseRequest> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 28);
+  messageDesc(file_seven_v1_seven, 30);
 
 /**
  * @generated from message seven.v1.PauseResponse
@@ -1192,7 +1306,7 @@ export type PauseResponse = Message<"seven.v1.PauseResponse"> & {
  * Use `create(PauseResponseSchema)` to create a new message.
  */
 export const PauseResponseSchema: GenMessage<PauseResponse> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 29);
+  messageDesc(file_seven_v1_seven, 31);
 
 /**
  * @generated from message seven.v1.ResumeRequest
@@ -1205,7 +1319,7 @@ export type ResumeRequest = Message<"seven.v1.ResumeRequest"> & {
  * Use `create(ResumeRequestSchema)` to create a new message.
  */
 export const ResumeRequestSchema: GenMessage<ResumeRequest> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 30);
+  messageDesc(file_seven_v1_seven, 32);
 
 /**
  * @generated from message seven.v1.ResumeResponse
@@ -1229,7 +1343,7 @@ export type ResumeResponse = Message<"seven.v1.ResumeResponse"> & {
  * Use `create(ResumeResponseSchema)` to create a new message.
  */
 export const ResumeResponseSchema: GenMessage<ResumeResponse> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 31);
+  messageDesc(file_seven_v1_seven, 33);
 
 /**
  * @generated from message seven.v1.ArmTrapRequest
@@ -1282,7 +1396,7 @@ export type ArmTrapRequest = Message<"seven.v1.ArmTrapRequest"> & {
  * Use `create(ArmTrapRequestSchema)` to create a new message.
  */
 export const ArmTrapRequestSchema: GenMessage<ArmTrapRequest> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 32);
+  messageDesc(file_seven_v1_seven, 34);
 
 /**
  * @generated from message seven.v1.ArmTrapResponse
@@ -1299,7 +1413,7 @@ export type ArmTrapResponse = Message<"seven.v1.ArmTrapResponse"> & {
  * Use `create(ArmTrapResponseSchema)` to create a new message.
  */
 export const ArmTrapResponseSchema: GenMessage<ArmTrapResponse> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 33);
+  messageDesc(file_seven_v1_seven, 35);
 
 /**
  * @generated from message seven.v1.DisarmTrapRequest
@@ -1316,7 +1430,7 @@ export type DisarmTrapRequest = Message<"seven.v1.DisarmTrapRequest"> & {
  * Use `create(DisarmTrapRequestSchema)` to create a new message.
  */
 export const DisarmTrapRequestSchema: GenMessage<DisarmTrapRequest> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 34);
+  messageDesc(file_seven_v1_seven, 36);
 
 /**
  * @generated from message seven.v1.Event
@@ -1379,7 +1493,7 @@ export type Event = Message<"seven.v1.Event"> & {
  * Use `create(EventSchema)` to create a new message.
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 35);
+  messageDesc(file_seven_v1_seven, 37);
 
 /**
  * @generated from message seven.v1.EventResponse
@@ -1401,7 +1515,7 @@ export type EventResponse = Message<"seven.v1.EventResponse"> & {
  * Use `create(EventResponseSchema)` to create a new message.
  */
 export const EventResponseSchema: GenMessage<EventResponse> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 36);
+  messageDesc(file_seven_v1_seven, 38);
 
 /**
  * Pushed when the translation of a trap's (dtb, va) changed: the trap now watches a
@@ -1448,7 +1562,7 @@ export type MappingChanged = Message<"seven.v1.MappingChanged"> & {
  * Use `create(MappingChangedSchema)` to create a new message.
  */
 export const MappingChangedSchema: GenMessage<MappingChanged> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 37);
+  messageDesc(file_seven_v1_seven, 39);
 
 /**
  * @generated from message seven.v1.HeartbeatRequest
@@ -1461,7 +1575,7 @@ export type HeartbeatRequest = Message<"seven.v1.HeartbeatRequest"> & {
  * Use `create(HeartbeatRequestSchema)` to create a new message.
  */
 export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 38);
+  messageDesc(file_seven_v1_seven, 40);
 
 /**
  * @generated from message seven.v1.Heartbeat
@@ -1517,7 +1631,7 @@ export type Heartbeat = Message<"seven.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_seven_v1_seven, 39);
+  messageDesc(file_seven_v1_seven, 41);
 
 /**
  * Request errors. An invariant violation in the agent ends the session instead (TLS
@@ -1603,6 +1717,53 @@ export enum Status {
  */
 export const StatusSchema: GenEnum<Status> = /*@__PURE__*/
   enumDesc(file_seven_v1_seven, 0);
+
+/**
+ * @generated from enum seven.v1.GatherStop
+ */
+export enum GatherStop {
+  /**
+   * @generated from enum value: GATHER_STOP_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The next pointer equalled `stop`.
+   *
+   * @generated from enum value: GATHER_STOP_REACHED = 1;
+   */
+  REACHED = 1,
+
+  /**
+   * @generated from enum value: GATHER_STOP_NULL = 2;
+   */
+  NULL = 2,
+
+  /**
+   * A node repeated (a cycle that does not pass through `stop`).
+   *
+   * @generated from enum value: GATHER_STOP_CYCLE = 3;
+   */
+  CYCLE = 3,
+
+  /**
+   * @generated from enum value: GATHER_STOP_MAX_NODES = 4;
+   */
+  MAX_NODES = 4,
+
+  /**
+   * A next pointer could not be read (page fault or out of range).
+   *
+   * @generated from enum value: GATHER_STOP_FAULT = 5;
+   */
+  FAULT = 5,
+}
+
+/**
+ * Describes the enum seven.v1.GatherStop.
+ */
+export const GatherStopSchema: GenEnum<GatherStop> = /*@__PURE__*/
+  enumDesc(file_seven_v1_seven, 1);
 
 /**
  * @generated from enum seven.v1.Register
@@ -1818,7 +1979,7 @@ export enum Register {
  * Describes the enum seven.v1.Register.
  */
 export const RegisterSchema: GenEnum<Register> = /*@__PURE__*/
-  enumDesc(file_seven_v1_seven, 1);
+  enumDesc(file_seven_v1_seven, 2);
 
 /**
  * @generated from enum seven.v1.Access
@@ -1849,7 +2010,7 @@ export enum Access {
  * Describes the enum seven.v1.Access.
  */
 export const AccessSchema: GenEnum<Access> = /*@__PURE__*/
-  enumDesc(file_seven_v1_seven, 2);
+  enumDesc(file_seven_v1_seven, 3);
 
 /**
  * @generated from enum seven.v1.EventAction
@@ -1887,5 +2048,5 @@ export enum EventAction {
  * Describes the enum seven.v1.EventAction.
  */
 export const EventActionSchema: GenEnum<EventAction> = /*@__PURE__*/
-  enumDesc(file_seven_v1_seven, 3);
+  enumDesc(file_seven_v1_seven, 4);
 
