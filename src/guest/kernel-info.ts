@@ -53,11 +53,11 @@ export const NEEDED_MEMBERS = {
   mm_struct: [
     "mm_mt", "mmap_base", "task_size", "pgd", "mm_users", "mm_count", "map_count", "total_vm", "start_code", "end_code",
     "start_data", "end_data", "start_brk", "brk", "start_stack", "arg_start", "arg_end", "env_start", "env_end", "owner",
-    "exe_file",
+    "exe_file", "context.vdso", "context.vdso_image",
   ],
   maple_tree: ["ma_root", "ma_flags"],
   maple_range_64: ["parent", "pivot", "slot"],
-  vm_area_struct: ["vm_start", "vm_end", "vm_mm", "vm_page_prot", "vm_flags", "vm_pgoff", "vm_file"],
+  vm_area_struct: ["vm_start", "vm_end", "vm_mm", "vm_page_prot", "vm_flags", "vm_pgoff", "vm_file", "vm_ops", "vm_private_data"],
   files_struct: ["count", "fdt", "fdtab", "next_fd", "close_on_exec_init", "open_fds_init", "full_fds_bits_init", "fd_array"],
   fdtable: ["max_fds", "fd", "close_on_exec", "open_fds", "full_fds_bits"],
   file: ["f_path", "f_path.mnt", "f_path.dentry", "f_inode", "f_op", "f_count", "f_flags", "f_mode", "f_pos", "f_cred"],

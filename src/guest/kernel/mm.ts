@@ -118,7 +118,16 @@ export function createMm(k: Kernel, n: NewMm): Mm {
   const vdso = vvar + 4n * PAGE;
   const vdsoEnd = vdso + 2n * PAGE;
 
-  const vma = (s: bigint, e: bigint, flags: bigint, file: OpenFile | null, pgoff: bigint, name: string): Vma => ({ va: k.alloc("vm_area_struct"), start: s, end: e, flags, file, pgoff, name });
+  const vma = (s: bigint, e: bigint, flags: bigint, file: OpenFile | null, pgoff: bigint, name: string, special?: string): Vma => ({
+    va: k.alloc("vm_area_struct"),
+    start: s,
+    end: e,
+    flags,
+    file,
+    pgoff,
+    name,
+    ...(special !== undefined ? { special } : {}),
+  });
   const vmas: Vma[] = [
     vma(start, hdrEnd, VMF.HDR, exeFile, 0n, "hdr"),
     vma(hdrEnd, textEnd, VMF.TEXT, exeFile, 1n, "text"),
@@ -128,8 +137,8 @@ export function createMm(k: Kernel, n: NewMm): Mm {
     vma(dataEnd, bssEnd, VMF.ANON, null, 0n, "bss"),
     vma(brk, heapEnd, VMF.ANON, null, 0n, "heap"),
     vma(stackStart, stackTop, VMF.STACK, null, 0n, "stack"),
-    vma(vvar, vdso, VMF.VVAR, null, 0n, "vvar"),
-    vma(vdso, vdsoEnd, VMF.VDSO, null, 0n, "vdso"),
+    vma(vvar, vdso, VMF.VVAR, null, 0n, "vvar", "vvar_mapping"),
+    vma(vdso, vdsoEnd, VMF.VDSO, null, 0n, "vdso", "vdso_mapping"),
   ];
   exeFile.refs += 1 + vmas.filter((v) => v.file === exeFile).length;
   writeFileCount(k, exeFile);
@@ -195,6 +204,10 @@ export function createMm(k: Kernel, n: NewMm): Mm {
   s.u64(o("env_end"), envEnd);
   s.u64(o("owner"), n.ownerVa);
   s.u64(o("exe_file"), exeFile.va);
+  // map_vdso: mm->context.vdso and the image it came from.
+  s.u64(o("context.vdso"), vdso);
+  const image = k.t.symbolOrUndefined("vdso_image_64");
+  if (image !== undefined) s.u64(o("context.vdso_image"), k.addr.kaddr(image));
   k.mem.write(mmVa, s.bytes);
   return mm;
 }
@@ -213,6 +226,13 @@ export function writeVma(k: Kernel, mm: Mm, v: Vma): void {
   b.u64(t.o("vm_area_struct", "vm_flags"), v.flags);
   b.u64(t.o("vm_area_struct", "vm_pgoff"), v.pgoff);
   b.u64(t.o("vm_area_struct", "vm_file"), v.file === null ? 0n : v.file.va);
+  if (v.special !== undefined) {
+    // _install_special_mapping: the special mapping's vm_ops and its vm_special_mapping.
+    const ops = k.t.symbolOrUndefined("special_mapping_vmops");
+    const priv = k.t.symbolOrUndefined(v.special);
+    if (ops !== undefined) b.u64(t.o("vm_area_struct", "vm_ops"), k.addr.kaddr(ops));
+    if (priv !== undefined) b.u64(t.o("vm_area_struct", "vm_private_data"), k.addr.kaddr(priv));
+  }
   k.mem.write(v.va, b.bytes);
 }
 

@@ -128,9 +128,11 @@ export function population(vcpus: number, processes: number, rng: SeededRng): Pr
   const fillerStart = out.length;
   while (out.length < processes) {
     const [comm, binary, argv, uid, files] = rng.pick(FILLERS);
-    const parent = out.length > fillerStart && rng.int(3) === 0 ? fillerStart + rng.int(out.length - fillerStart) : init;
-    const parentSpec = out[parent]!;
-    user({ comm, argv, parent: parentSpec.kind === "user" ? parent : init, uid, binary, files: files.map((f) => (f.shared === true ? f : { ...f, path: f.path })), state: "S", pinned: false });
+    let parent = out.length > fillerStart && rng.int(3) === 0 ? fillerStart + rng.int(out.length - fillerStart) : init;
+    // Credentials are inherited: only a root parent starts processes of another user.
+    const p = out[parent]!;
+    if (p.kind !== "user" || (p.uid !== 0 && p.uid !== uid)) parent = init;
+    user({ comm, argv, parent, uid, binary, files, state: "S", pinned: false });
   }
   return out;
 }

@@ -58,6 +58,8 @@ export interface Vma {
   readonly pgoff: bigint;
   /** What the region holds (for ground truth): "text", "data", "heap", "stack", "vvar", "vdso", ... */
   readonly name: string;
+  /** A special mapping (vvar, vdso): vm_ops = &special_mapping_vmops, vm_private_data = this symbol. */
+  readonly special?: string;
 }
 
 export interface MappedPage {

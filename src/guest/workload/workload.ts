@@ -346,7 +346,9 @@ export class Workload implements KernelExec {
   *fork(v: VcpuCtx, parent: Task): Gen {
     if (this.liveCount() >= this.opts.target + this.slack()) return;
     yield* this.lock(v);
-    const [comm, binary, argv, uid, files] = fillerProgram(v.rng);
+    const [comm, binary, argv, progUid, files] = fillerProgram(v.rng);
+    // fork inherits the parent's credentials; a root parent may start another user's program.
+    const uid = parent.cred.euid === 0 ? progUid : parent.cred.uid;
     const spec: ProcSpec = { comm, argv, kind: "user", parent: -1, uid, binary, files, pinned: false, state: "S" };
     let task: Task | undefined;
     const insns = this.record("copy_process", () => {
