@@ -125,3 +125,19 @@ test("process churn keeps the task list, IDR, run queues and modules consistent 
   // Bounded memory: freed objects and pages are reused.
   assert.ok(s.guestPagesInUse < bootPages + 200, `pages ${bootPages} → ${s.guestPagesInUse}`);
 });
+
+test("a single-step (RFLAGS.TF) survives instructions that rewrite RFLAGS, so the #DB after them happens", () => {
+  const b = bootGuest({ seed: "tf", workload: true, vcpus: 1, trace: true });
+  run(b, 2);
+  const cpu = b.machine.cpus[0]!;
+  let seen = 0;
+  for (let i = 0; i < 4000; i++) {
+    cpu.setReg("rflags", cpu.getReg("rflags") | (1n << 8n));
+    b.machine.run(b.guest, 0, 1);
+    assert.notEqual(cpu.getReg("rflags") & (1n << 8n), 0n, `TF kept after ${b.guest.trace.at(-1)?.what}`);
+    const what = b.guest.trace.at(-1)?.what ?? "";
+    if (what === "syscall" || what === "sysretq" || what === "return to user mode") seen++;
+    cpu.setReg("rflags", cpu.getReg("rflags") & ~(1n << 8n));
+  }
+  assert.ok(seen > 3, "stepped over RFLAGS-writing instructions");
+});
