@@ -11,7 +11,7 @@
 import type { Kernel } from "../model/kernel.js";
 import type { Cred, MappedPage, Mm, OpenFile, Vma } from "../model/types.js";
 import { PageTableTree, PAGE_TABLE, PAGE_USER_RO, PAGE_USER_RW, PAGE_USER_RX } from "../mem/page-tables.js";
-import { StructBuf, u64Bytes } from "../mem/kmem.js";
+import { StructBuf } from "../mem/kmem.js";
 import { codeBytes } from "./text.js";
 import { newFile, O_RDONLY, writeFileCount } from "./files.js";
 import { realTable, refVa } from "./static-data.js";

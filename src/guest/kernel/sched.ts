@@ -67,7 +67,12 @@ export class RunQueue {
 
   /** enqueue_task_fair: a task becomes runnable here (wake-up or new task). */
   enqueue(k: Kernel, task: Task): void {
-    task.cpu = this.cpu;
+    if (task.cpu !== this.cpu) {
+      // set_task_cpu: the task migrates to this run queue's CPU.
+      task.cpu = this.cpu;
+      k.mem.write(task.va + BigInt(k.t.o("task_struct", "thread_info.cpu")), u32Bytes(this.cpu));
+      k.mem.write(task.va + BigInt(k.t.o("task_struct", "wake_cpu")), u32Bytes(this.cpu));
+    }
     if (task.se.key < this.minVruntime) task.se.key = this.minVruntime;
     task.onRq = true;
     this.tree.insert(task.se);

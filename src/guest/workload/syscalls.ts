@@ -143,7 +143,7 @@ export class SyscallBodies {
         yield readInsn(rip, procRoot + BigInt(t.o("proc_dir_entry", "proc_dir_ops")), 8, "proc_root.proc_dir_ops", (b) => (v.value = readU64(b)));
         if (v.takeFault() !== undefined) return;
         const fops = v.value;
-        yield* w.callPointer(v, rip + INSN_LEN, fops + BigInt(t.o("file_operations", "iterate_shared")), "proc_root fops->iterate_shared", () => this.procReaddir(v));
+        yield* w.callPointer(v, rip + INSN_LEN, fops + BigInt(t.o("file_operations", "iterate_shared")), "proc_root fops->iterate_shared", () => this.procReaddir());
         return;
       }
       case NR.sendto: {
@@ -258,7 +258,7 @@ export class SyscallBodies {
   }
 
   /** proc_pid_readdir: walks a few live tasks (comm and pid). */
-  *procReaddir(v: VcpuCtx): Gen {
+  *procReaddir(): Gen {
     const w = this.w;
     const k = w.k;
     const t = k.t;

@@ -11,7 +11,7 @@
  * rootkit (or anyone) wrote is executed.
  */
 import type { Cpu } from "../../platform/index.js";
-import { KEYBOARD_VECTOR, LOCAL_TIMER_VECTOR, RFLAGS_USER, USER_CS, USER_DS, ATTR_USER_CS, ATTR_USER_DS, KERNEL_CS, KERNEL_DS, ATTR_KERNEL_CS, ATTR_KERNEL_DS } from "../arch.js";
+import { KEYBOARD_VECTOR, LOCAL_TIMER_VECTOR, RFLAGS_USER, USER_CS, USER_DS, ATTR_USER_CS, ATTR_USER_DS } from "../arch.js";
 import type { Kernel } from "../model/kernel.js";
 import type { ProcSpec } from "../model/population.js";
 import { fillerProgram } from "../model/population.js";
