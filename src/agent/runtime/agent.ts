@@ -16,26 +16,19 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Gpa } from "../../shared/base/index.js";
-import { isSevenError, PAGE_SIZE, SeededRng } from "../../shared/base/index.js";
+import { PAGE_SIZE, SeededRng } from "../../shared/base/index.js";
 import {
   AGENT_YIELD,
   GHCB_PROTOCOL_VERSION_SNP,
   GHCB_SHARED_BUFFER_OFFSET,
   GHCB_PSC_OP,
-  GUEST_REQUEST_VMM_ERR,
   MSR_GHCB,
   NAE_EXIT,
-  NIC_AGENT_FLAGS,
-  NIC_MAX_CONNS,
-  NIC_MAX_RECORD,
-  NIC_RECORD_KIND,
   SEVEN_NAE_YIELD,
   SEVEN_RUN_REASON,
-  decodeGuestRequestResult,
   ghcbGet,
   ghcbInvalidate,
   ghcbSet,
-  parseCertTable,
 } from "../../shared/spec/index.js";
 import type { SevenLayout } from "../../shared/spec/index.js";
 import { CpuFault } from "../../platform/index.js";
@@ -44,17 +37,16 @@ import type { AgentConfig } from "../config.js";
 import { BootError } from "../errors.js";
 import { AGENT_VERSION } from "../image.js";
 import { VmiCore } from "../service/core.js";
-import type { ReportOutcome, ReportProvider } from "../service/core.js";
 import { DEFAULT_HEARTBEAT_NS } from "../service/session-v1.js";
 import { Vmpl0Backend } from "../vmpl0-backend.js";
+import { Attestation } from "./attestation.js";
+import type { PendingGreq } from "./attestation.js";
 import { Boot } from "./boot.js";
 import type { BootProducts } from "./boot.js";
-import { NicConnection } from "./connection.js";
-import type { ConnectionContext, ConnectionNote } from "./connection.js";
-import { GuestChannel } from "./guest-request.js";
-import type { SealedRequest } from "./guest-request.js";
-import { NicDriver, NicError } from "./nic.js";
-import type { SharedMem } from "./nic.js";
+import { NicDriver } from "./nic.js";
+import { NicService, shared } from "./nic-service.js";
+
+export { MAX_QUEUED_REPORTS } from "./attestation.js";
 
 export interface AgentOptions {
   /** Entropy for the TLS key (the composition root may pass a seeded stream; default: node crypto). */
@@ -90,12 +82,6 @@ export interface Agent {
 
 type Phase = "enter" | "boot" | "faults" | "rx" | "work" | "tick" | "tx" | "exit";
 
-interface PendingGreq {
-  readonly sealed: SealedRequest;
-  readonly done: (r: ReportOutcome) => void;
-  ext: boolean;
-}
-
 type LastExit = { readonly kind: "yield" } | { readonly kind: "greq"; readonly req: PendingGreq } | { readonly kind: "psc" } | undefined;
 
 interface VcpuLoop {
@@ -105,56 +91,52 @@ interface VcpuLoop {
   hint: bigint;
 }
 
-/** Most attestations queued at once. */
-export const MAX_QUEUED_REPORTS = 8;
 /** While this vCPU's guest context is held, ask to be woken this often (the host marks it held). */
 export const HOLD_POLL_NS = 5_000_000n;
-/** Certificates larger than this in the host's table are ignored. */
-const MAX_CERT_BYTES = 16 << 10;
 
 export function createAgent(opts: AgentOptions = {}): Agent {
   return new AgentRuntime(opts).agent;
 }
 
+const NEXT: StepResult = { kind: "next" };
+
 class AgentRuntime {
   readonly agent: Agent;
-  readonly #entropy: (n: number) => Uint8Array;
   readonly #heartbeatNs: bigint;
   readonly #workPerRun: number;
   readonly #boot: Boot;
   readonly #loops = new Map<number, VcpuLoop>();
-  readonly #conns = new Map<number, NicConnection>();
-  readonly #reports: { reportData: Uint8Array; done: (r: ReportOutcome) => void }[] = [];
   readonly #notes: Record<string, number> = {};
-  #nic: NicDriver | undefined;
+  #nic: NicService | undefined;
   #products: BootProducts | undefined;
   #backend: Vmpl0Backend | undefined;
   #core: VmiCore | undefined;
-  #channel: GuestChannel | undefined;
-  #connCtx: ConnectionContext | undefined;
+  #attestation: Attestation | undefined;
   #bootError: BootError | undefined;
-  #greqInFlight: PendingGreq | undefined;
   #askedAt: bigint | undefined;
   #nextDue: bigint | undefined;
-  #failedReports = 0;
   #runs = 0;
   #steps = 0;
-  #rr = 0;
 
   constructor(opts: AgentOptions) {
     const e = opts.entropy;
-    this.#entropy = e === undefined ? (n) => new Uint8Array(randomBytes(n)) : e instanceof SeededRng ? (n) => e.bytes(n) : e;
+    const entropy = e === undefined ? (n: number) => new Uint8Array(randomBytes(n)) : e instanceof SeededRng ? (n: number) => e.bytes(n) : e;
     this.#heartbeatNs = opts.heartbeatIntervalNs ?? DEFAULT_HEARTBEAT_NS;
     this.#workPerRun = Math.max(1, opts.workPerRun ?? 64);
     this.#boot = new Boot({
-      entropy: this.#entropy,
+      entropy,
       attachNic: (cpu, layout) => {
-        this.#nic = new NicDriver(layout.nic);
-        this.#note(`nic-${this.#nic.attach(shared(cpu))}`);
+        const driver = new NicDriver(layout.nic);
+        this.#note(`nic-${driver.attach(shared(cpu))}`);
+        this.#nic = new NicService(driver, (w) => this.#note(w));
       },
     });
+    this.agent = { program: { step: (cpu) => this.step(cpu) }, introspect: this.#introspection() };
+  }
+
+  #introspection(): AgentIntrospection {
     const self = this;
-    const introspect: AgentIntrospection = {
+    return {
       get phase() {
         return self.#bootError ? "failed" : self.#core ? "running" : "boot";
       },
@@ -177,21 +159,17 @@ class AgentRuntime {
         return self.#products?.tls.certDer;
       },
       get connections() {
-        return self.#conns.size;
+        return self.#nic?.connections.length ?? 0;
       },
       get sessions() {
-        return [...self.#conns.values()].filter((c) => c.session && !c.session.closed).map((c) => ({ conn: c.id, protocol: c.session!.protocol }));
+        return (self.#nic?.connections ?? []).filter((c) => c.session && !c.session.closed).map((c) => ({ conn: c.id, protocol: c.session!.protocol }));
       },
       get nic() {
-        return self.#nic?.stats ?? { rxRecords: 0, rxBytes: 0, txRecords: 0, txBytes: 0, errors: 0 };
+        return self.#nic?.driver.stats ?? { rxRecords: 0, rxBytes: 0, txRecords: 0, txBytes: 0, errors: 0 };
       },
       get attestation() {
-        return {
-          disabled: self.#channel?.disabled ?? true,
-          completed: self.#channel?.completed ?? 0,
-          failed: self.#failedReports,
-          certificates: self.#products?.certBuffer !== undefined,
-        };
+        const a = self.#attestation;
+        return { disabled: a?.disabled ?? true, completed: a?.completed ?? 0, failed: a?.failed ?? 0, certificates: a?.certificates ?? false };
       },
       get notes() {
         return { ...self.#notes };
@@ -203,7 +181,6 @@ class AgentRuntime {
         return self.#steps;
       },
     };
-    this.agent = { program: { step: (cpu) => this.step(cpu) }, introspect };
   }
 
   #note(what: string): void {
@@ -228,7 +205,7 @@ class AgentRuntime {
         this.#bootError = e;
         this.#note("boot-failed");
         l.phase = "exit";
-        return { kind: "next" };
+        return NEXT;
       }
       throw e;
     } finally {
@@ -237,6 +214,7 @@ class AgentRuntime {
   }
 
   #step(cpu: Cpu, l: VcpuLoop): StepResult {
+    const nic = this.#nic;
     switch (l.phase) {
       case "enter":
         return this.#enter(cpu, l);
@@ -251,19 +229,19 @@ class AgentRuntime {
         l.phase = "rx";
         return NEXT;
       case "rx":
-        if (l.work >= this.#workPerRun || !this.#rxStep(cpu)) l.phase = "work";
+        if (l.work >= this.#workPerRun || nic === undefined || !nic.rxStep(cpu)) l.phase = "work";
         else l.work++;
         return NEXT;
       case "work":
-        if (l.work >= this.#workPerRun || !this.#workStep()) l.phase = "tick";
+        if (l.work >= this.#workPerRun || nic === undefined || !nic.workStep()) l.phase = "tick";
         else l.work++;
         return NEXT;
       case "tick":
-        this.#tick(cpu);
+        this.#nextDue = nic?.tick(cpu.rdtsc());
         l.phase = "tx";
         return NEXT;
       case "tx":
-        if (!this.#txStep(cpu)) l.phase = "exit";
+        if (nic === undefined || !nic.txStep(cpu)) l.phase = "exit";
         return NEXT;
       case "exit":
         return this.#exit(cpu, l);
@@ -275,17 +253,19 @@ class AgentRuntime {
   #enter(cpu: Cpu, l: VcpuLoop): StepResult {
     this.#runs++;
     l.work = 0;
-    const ghcbGpa = this.#ghcbGpa(cpu);
+    const g = this.#ghcbGpa(cpu);
     const last = l.last;
     l.last = undefined;
     l.hint = 0n;
-    if (ghcbGpa !== undefined) {
-      const page = cpu.readPhys(ghcbGpa, PAGE_SIZE, { shared: true });
+    if (g !== undefined) {
+      const page = cpu.readPhys(g, PAGE_SIZE, { shared: true });
       const info1 = ghcbGet(page, "sw_exit_info_1") ?? 0n;
       const info2 = ghcbGet(page, "sw_exit_info_2") ?? 0n;
       if (last?.kind === "greq") {
-        const r = this.#greqResult(cpu, last.req, info2);
-        if (r !== undefined) return r;
+        if (this.#attestation!.complete(cpu, last.req, info2) === "retry") {
+          this.#note("greq-retry-without-certs");
+          return this.#vmgexitGuestRequest(cpu, l, last.req);
+        }
       } else if (last?.kind === "psc") {
         this.#boot.pscDone(cpu, info1 === 0n, pscUsable);
         this.#afterBoot(cpu);
@@ -307,60 +287,57 @@ class AgentRuntime {
     return this.#boot.layout?.agentGhcb[cpu.vcpu];
   }
 
-  #exit(cpu: Cpu, l: VcpuLoop): StepResult {
-    l.phase = "enter";
-    const g = this.#ghcbGpa(cpu);
-    if (g === undefined) {
-      // Not even located (boot failed at the start): nothing to say to the host.
-      return { kind: "hlt" };
-    }
+  /** A fresh GHCB page image (invalidated, protocol version set). */
+  #ghcb(cpu: Cpu, g: Gpa): Uint8Array {
     const page = cpu.readPhys(g, PAGE_SIZE, { shared: true });
     ghcbInvalidate(page);
-    writeGhcbHeader(page);
-    const start = this.#bootError ? undefined : this.#nextGuestRequest();
-    if (start !== undefined) {
-      this.#setGuestRequest(page, start);
-      cpu.writePhys(this.#products!.layout.msgRequest, start.sealed.page, { shared: true });
-      l.last = { kind: "greq", req: start };
-    } else {
-      const { flags, delay } = this.#yieldFlags(cpu);
-      ghcbSet(page, "sw_exit_code", BigInt(SEVEN_NAE_YIELD));
-      ghcbSet(page, "sw_exit_info_1", flags);
-      ghcbSet(page, "sw_exit_info_2", delay);
-      const now = cpu.rdtsc();
-      this.#askedAt = (flags & AGENT_YIELD.MORE_WORK) !== 0n ? now : delay > 0n ? now + delay : undefined;
-      l.last = { kind: "yield" };
-    }
+    page[0xffa] = GHCB_PROTOCOL_VERSION_SNP & 0xff;
+    page[0xffb] = GHCB_PROTOCOL_VERSION_SNP >> 8;
+    page.fill(0, 0xffc, 0x1000);
+    return page;
+  }
+
+  #vmgexit(cpu: Cpu, g: Gpa, page: Uint8Array): StepResult {
     cpu.writePhys(g, page, { shared: true });
     cpu.wrmsr(MSR_GHCB, g);
     return { kind: "vmgexit" };
   }
 
+  #vmgexitGuestRequest(cpu: Cpu, l: VcpuLoop, req: PendingGreq): StepResult {
+    const g = this.#ghcbGpa(cpu)!;
+    const page = this.#ghcb(cpu, g);
+    this.#attestation!.issue(cpu, page, req);
+    l.last = { kind: "greq", req };
+    l.phase = "enter";
+    return this.#vmgexit(cpu, g, page);
+  }
+
+  #exit(cpu: Cpu, l: VcpuLoop): StepResult {
+    l.phase = "enter";
+    const g = this.#ghcbGpa(cpu);
+    // Not even located (boot failed at the start): nothing to say to the host.
+    if (g === undefined) return { kind: "hlt" };
+    const req = this.#bootError ? undefined : this.#attestation?.next();
+    if (req !== undefined) return this.#vmgexitGuestRequest(cpu, l, req);
+    const page = this.#ghcb(cpu, g);
+    const { flags, delay } = this.#yieldFlags(cpu);
+    ghcbSet(page, "sw_exit_code", BigInt(SEVEN_NAE_YIELD));
+    ghcbSet(page, "sw_exit_info_1", flags);
+    ghcbSet(page, "sw_exit_info_2", delay);
+    const now = cpu.rdtsc();
+    this.#askedAt = (flags & AGENT_YIELD.MORE_WORK) !== 0n ? now : delay > 0n ? now + delay : undefined;
+    l.last = { kind: "yield" };
+    return this.#vmgexit(cpu, g, page);
+  }
+
   #yieldFlags(cpu: Cpu): { flags: bigint; delay: bigint } {
+    if (this.#bootError) return { flags: 0n, delay: 0n };
+    if (!this.#core) return { flags: AGENT_YIELD.MORE_WORK, delay: 0n };
     let flags = 0n;
     let delay = 0n;
-    const nic = this.#nic;
-    if (this.#bootError) return { flags, delay };
-    if (!this.#core) {
-      flags |= AGENT_YIELD.MORE_WORK;
-      return { flags, delay };
-    }
-    const mem = shared(cpu);
-    let more = this.#reports.length > 0 || [...this.#conns.values()].some((c) => (c.serviceable && c.session!.hasWork) || c.closing || c.tlsBusy || c.takeHandshakeActivity());
-    let txPending = false;
-    if (nic) {
-      try {
-        if (nic.rxPending(mem) > 0) more = true;
-        txPending = nic.txUnconsumed(mem) > 0 || [...this.#conns.values()].some((c) => c.txBytes > 0 || c.wantsClose);
-        nic.setAgentFlags(mem, (txPending ? NIC_AGENT_FLAGS.TX_PENDING : 0) | (more ? NIC_AGENT_FLAGS.WANT_RUN : 0));
-      } catch (e) {
-        if (!(e instanceof NicError)) throw e;
-        this.#nicFault(mem);
-        more = true;
-      }
-    }
-    if (more) flags |= AGENT_YIELD.MORE_WORK;
-    if (txPending) flags |= AGENT_YIELD.TX_PENDING;
+    const nic = this.#nic?.yieldState(cpu) ?? { more: false, txPending: false };
+    if (nic.more || (this.#attestation?.queued ?? 0) > 0) flags |= AGENT_YIELD.MORE_WORK;
+    if (nic.txPending) flags |= AGENT_YIELD.TX_PENDING;
     const now = cpu.rdtsc();
     const due = this.#nextDue;
     if (due !== undefined) delay = due > now ? due - now : 1n;
@@ -369,17 +346,6 @@ class AgentRuntime {
       if (delay === 0n || delay > HOLD_POLL_NS) delay = HOLD_POLL_NS;
     }
     return { flags, delay };
-  }
-
-  /** Periodic duties of the sessions (pushed heartbeats); remembers the next due time. */
-  #tick(cpu: Cpu): void {
-    const now = cpu.rdtsc();
-    let due: bigint | undefined;
-    for (const c of this.#conns.values()) {
-      const t = c.session?.tick(now);
-      if (t !== undefined && (due === undefined || t < due)) due = t;
-    }
-    this.#nextDue = due;
   }
 
   // ------------------------------------------------------------------ boot
@@ -392,9 +358,7 @@ class AgentRuntime {
     const r = this.#boot.step(cpu);
     if (r.kind === "psc") {
       const g = this.#ghcbGpa(cpu)!;
-      const page = cpu.readPhys(g, PAGE_SIZE, { shared: true });
-      ghcbInvalidate(page);
-      writeGhcbHeader(page);
+      const page = this.#ghcb(cpu, g);
       const desc = new DataView(page.buffer, page.byteOffset + GHCB_SHARED_BUFFER_OFFSET, 8 + 8 * r.pages.length);
       desc.setUint16(0, 0, true);
       desc.setUint16(2, r.pages.length - 1, true);
@@ -403,11 +367,9 @@ class AgentRuntime {
       ghcbSet(page, "sw_exit_info_1", 0n);
       ghcbSet(page, "sw_exit_info_2", 0n);
       ghcbSet(page, "sw_scratch", g + BigInt(GHCB_SHARED_BUFFER_OFFSET));
-      cpu.writePhys(g, page, { shared: true });
-      cpu.wrmsr(MSR_GHCB, g);
       l.last = { kind: "psc" };
       l.phase = "enter";
-      return { kind: "vmgexit" };
+      return this.#vmgexit(cpu, g, page);
     }
     if (r.kind === "done") {
       this.#afterBoot(cpu);
@@ -422,234 +384,26 @@ class AgentRuntime {
     if (r.kind !== "done") return;
     const p = r.products;
     this.#products = p;
-    this.#channel = new GuestChannel(p.vmpck0);
+    this.#attestation = new Attestation(p.vmpck0, p.layout, p.certBuffer);
     p.vmpck0.fill(0);
     this.#backend = new Vmpl0Backend(p.layout, cpu.cBit);
     this.#backend.bind(cpu);
-    const provider: ReportProvider = {
-      request: (reportData, done) => {
-        if (this.#reports.length >= MAX_QUEUED_REPORTS) return false;
-        this.#reports.push({ reportData, done });
-        return true;
-      },
-    };
-    this.#core = new VmiCore(this.#backend, { limits: p.config.limits, agentVersion: AGENT_VERSION, legacyV0Allowed: p.config.legacyV0, attestation: provider });
-    this.#connCtx = {
+    this.#core = new VmiCore(this.#backend, {
+      limits: p.config.limits,
+      agentVersion: AGENT_VERSION,
+      legacyV0Allowed: p.config.legacyV0,
+      attestation: this.#attestation.provider,
+    });
+    this.#nic?.setContext({
       tls: { keyPem: p.tls.keyPem, certPem: p.tls.certPem },
       config: p.config,
       core: this.#core,
       serverSpki: p.tls.spki,
       heartbeatIntervalNs: this.#heartbeatNs,
-      note: (what: ConnectionNote) => this.#note(what),
-    };
+      note: (what) => this.#note(what),
+    });
     this.#note(p.certBuffer ? "cert-buffer" : "no-cert-buffer");
   }
-
-  // ------------------------------------------------------------------ NIC
-
-  /** One RX record; false when there is none. */
-  #rxStep(cpu: Cpu): boolean {
-    const nic = this.#nic;
-    if (!nic || !this.#connCtx) return false;
-    const mem = shared(cpu);
-    let rec;
-    try {
-      rec = nic.nextRx(mem);
-    } catch (e) {
-      if (!(e instanceof NicError)) throw e;
-      this.#nicFault(mem);
-      return false;
-    }
-    if (rec === undefined) return false;
-    const c = this.#conns.get(rec.conn);
-    switch (rec.kind) {
-      case NIC_RECORD_KIND.OPEN:
-        if (c !== undefined || this.#conns.size >= 2 * NIC_MAX_CONNS) {
-          this.#note("nic-bad-open");
-          if (c !== undefined) c.close();
-          return true;
-        }
-        {
-          const conn = new NicConnection(rec.conn, this.#connCtx);
-          this.#conns.set(rec.conn, conn);
-          if (this.#conns.size > NIC_MAX_CONNS) conn.close();
-        }
-        return true;
-      case NIC_RECORD_KIND.DATA:
-        if (c === undefined) this.#note("nic-data-unknown-conn");
-        else c.feed(rec.payload);
-        return true;
-      default:
-        if (c === undefined) return true;
-        c.hostClose();
-        if (c.closeSent) this.#conns.delete(c.id);
-        return true;
-    }
-  }
-
-  #nicFault(mem: SharedMem): void {
-    this.#note("nic-fault");
-    for (const c of this.#conns.values()) c.hostClose();
-    this.#conns.clear();
-    this.#nic?.recover(mem);
-  }
-
-  /** One TX record; false when nothing more can be written now. */
-  #txStep(cpu: Cpu): boolean {
-    const nic = this.#nic;
-    if (!nic) return false;
-    const mem = shared(cpu);
-    let free: number;
-    try {
-      free = nic.txFree(mem);
-    } catch (e) {
-      if (!(e instanceof NicError)) throw e;
-      this.#nicFault(mem);
-      return false;
-    }
-    for (const c of this.#conns.values()) {
-      if (c.txBytes > 0) {
-        if (free <= 12) return false;
-        const chunk = c.takeTx(Math.min(NIC_MAX_RECORD, free - 12))!;
-        nic.putTx(mem, c.id, NIC_RECORD_KIND.DATA, chunk, free);
-        return true;
-      }
-      if (c.wantsClose) {
-        if (free < 12) return false;
-        nic.putTx(mem, c.id, NIC_RECORD_KIND.CLOSE, new Uint8Array(0), free);
-        c.closeSent = true;
-        if (c.hostClosed) this.#conns.delete(c.id);
-        return true;
-      }
-    }
-    return false;
-  }
-
-  // ------------------------------------------------------------------ requests
-
-  /** One request of one session (round robin); false when no session has work. */
-  #workStep(): boolean {
-    const conns = [...this.#conns.values()];
-    for (let k = 0; k < conns.length; k++) {
-      const c = conns[(this.#rr + k) % conns.length]!;
-      if (c.serviceable && c.session!.hasWork) {
-        this.#rr = (this.#rr + k + 1) % Math.max(1, conns.length);
-        try {
-          c.session!.step();
-        } catch (e) {
-          if (e instanceof CpuFault) throw e;
-          if (!isSevenError(e)) this.#note("session-internal-error");
-          c.close();
-        }
-        return true;
-      }
-    }
-    return false;
-  }
-
-  // ------------------------------------------------------------------ guest requests
-
-  #nextGuestRequest(): PendingGreq | undefined {
-    const ch = this.#channel;
-    if (ch === undefined || this.#greqInFlight !== undefined || this.#reports.length === 0) return undefined;
-    if (ch.disabled) {
-      for (const r of this.#reports.splice(0)) {
-        this.#failedReports++;
-        r.done({ ok: false, reason: "attestation is disabled (VMPCK0 withdrawn after a failed exchange)" });
-      }
-      return undefined;
-    }
-    const next = this.#reports.shift()!;
-    const sealed = ch.sealReportRequest(next.reportData);
-    this.#greqInFlight = { sealed, done: next.done, ext: this.#products?.certBuffer !== undefined };
-    return this.#greqInFlight;
-  }
-
-  #setGuestRequest(page: Uint8Array, req: PendingGreq): void {
-    const l = this.#products!.layout;
-    const cb = this.#products!.certBuffer;
-    ghcbSet(page, "sw_exit_code", BigInt(req.ext && cb ? NAE_EXIT.EXT_GUEST_REQUEST : NAE_EXIT.GUEST_REQUEST));
-    ghcbSet(page, "sw_exit_info_1", l.msgRequest);
-    ghcbSet(page, "sw_exit_info_2", l.msgResponse);
-    if (req.ext && cb) {
-      ghcbSet(page, "rax", cb.gpa);
-      ghcbSet(page, "rbx", BigInt(cb.pages));
-    }
-  }
-
-  /** The host is back from our guest request. Returns a StepResult to re-issue it, else undefined. */
-  #greqResult(cpu: Cpu, req: PendingGreq, info2: bigint): StepResult | undefined {
-    const { vmmError, fwError } = decodeGuestRequestResult(info2);
-    const l = this.#products!.layout;
-    if (req.ext && vmmError === GUEST_REQUEST_VMM_ERR.INVALID_LEN && fwError === 0) {
-      // Our certificate buffer is too small: send the very same message without it (same
-      // sequence number and bytes: the firmware has not seen it, so no IV is reused).
-      req.ext = false;
-      const g = this.#ghcbGpa(cpu)!;
-      const page = cpu.readPhys(g, PAGE_SIZE, { shared: true });
-      ghcbInvalidate(page);
-      writeGhcbHeader(page);
-      this.#setGuestRequest(page, req);
-      cpu.writePhys(l.msgRequest, req.sealed.page, { shared: true });
-      cpu.writePhys(g, page, { shared: true });
-      cpu.wrmsr(MSR_GHCB, g);
-      this.#loop(cpu.vcpu).last = { kind: "greq", req };
-      this.#note("greq-retry-without-certs");
-      return { kind: "vmgexit" };
-    }
-    this.#greqInFlight = undefined;
-    const ch = this.#channel!;
-    let outcome: ReportOutcome;
-    if (vmmError !== 0 || fwError !== 0) {
-      ch.abandon();
-      outcome = { ok: false, reason: `the secure processor answered with an error (vmm ${vmmError}, firmware 0x${fwError.toString(16)})` };
-    } else {
-      try {
-        const report = ch.openReportResponse(cpu.readPhys(l.msgResponse, PAGE_SIZE, { shared: true }));
-        const certs = req.ext ? this.#readCerts(cpu) : { vcek: undefined, chain: [] };
-        outcome = { ok: true, report, vcek: certs.vcek, chain: certs.chain };
-      } catch (e) {
-        if (!isSevenError(e) && !(e instanceof RangeError)) throw e;
-        outcome = { ok: false, reason: "the guest request's response did not verify" };
-      }
-    }
-    if (!outcome.ok) {
-      this.#failedReports++;
-      this.#note("attestation-failed");
-    }
-    req.done(outcome);
-    return undefined;
-  }
-
-  /** Certificates from the host's table (untrusted, passed through for the owner to verify). */
-  #readCerts(cpu: Cpu): { vcek: Uint8Array | undefined; chain: Uint8Array[] } {
-    const cb = this.#products!.certBuffer!;
-    try {
-      const entries = parseCertTable(cpu.readPhys(cb.gpa, cb.pages * PAGE_SIZE, { shared: true }));
-      const pick = (n: string) => entries.find((e) => e.name === n && e.data.length > 0 && e.data.length <= MAX_CERT_BYTES)?.data;
-      const vcek = pick("vcek") ?? pick("vlek");
-      const chain = [pick("ask"), pick("ark")].filter((x): x is Uint8Array => x !== undefined);
-      return { vcek, chain };
-    } catch (e) {
-      if (e instanceof CpuFault || isSevenError(e)) return { vcek: undefined, chain: [] };
-      throw e;
-    }
-  }
-}
-
-const NEXT: StepResult = { kind: "next" };
-
-function shared(cpu: Cpu): SharedMem {
-  return {
-    read: (gpa, len) => cpu.readPhys(gpa, len, { shared: true }),
-    write: (gpa, data) => cpu.writePhys(gpa, data, { shared: true }),
-  };
-}
-
-function writeGhcbHeader(page: Uint8Array): void {
-  page[0xffa] = GHCB_PROTOCOL_VERSION_SNP & 0xff;
-  page[0xffb] = GHCB_PROTOCOL_VERSION_SNP >> 8;
-  page.fill(0, 0xffc, 0x1000);
 }
 
 /** After the page-state change: the pages must really be shared now (a C=0 read succeeds). */

@@ -17,8 +17,7 @@
  * written back (the write is denied); for reads and fetches skip then fails.
  */
 import { PAGE_MASK, PAGE_SIZE, readU64 } from "../../shared/base/index.js";
-import { NPF_EXITINFO1, RFLAGS, RMP_PERM_RWX, SVM_EXIT } from "../../shared/spec/index.js";
-import type { PagingLevels } from "../../shared/spec/index.js";
+import { NPF_EXITINFO1, SVM_EXIT } from "../../shared/spec/index.js";
 import type { MachineBackend, MachineFacts } from "../backend.js";
 import type { AgentLimits } from "../config.js";
 import { BackendAccessError, RequestError, Status } from "../errors.js";
@@ -26,74 +25,12 @@ import { MemoryOps } from "./memory.js";
 import { fieldBytes, readField, registerSet, VMSA_REG } from "./registers.js";
 import type { RegField } from "./registers.js";
 import { RunState } from "./run-state.js";
+import { Stepper, stepJob } from "./stepper.js";
 import { ACCESS, ACCESS_ALL, TrapTable } from "./traps.js";
-import type { Trap, TrapOwner, Watch } from "./traps.js";
+import type { Trap, Watch } from "./traps.js";
 import type { v1 } from "../../shared/protocol/index.js";
-
-/** What a session offers the core. */
-export interface SessionPort extends TrapOwner {
-  readonly protocol: "v1" | "v0";
-  /** Whether this session may receive an event of vCPU `vcpu` (v0: only vCPU < 4). */
-  acceptsEventFor(vcpu: number): boolean;
-  deliverEvent(e: TrapEvent): void;
-  deliverMappingChanged(m: MappingChange): void;
-}
-
-export interface TrapEvent {
-  readonly eventId: bigint;
-  readonly trap: Trap;
-  readonly vcpu: number;
-  /** ACCESS.READ / WRITE / EXECUTE. */
-  readonly access: number;
-  readonly gpa: bigint;
-  readonly gva: bigint;
-  readonly gvaKnown: boolean;
-  readonly registers: v1.RegisterSet;
-  readonly timeNs: bigint;
-}
-
-export interface MappingChange {
-  readonly trap: Trap;
-  readonly va: bigint;
-  readonly oldGpa: bigint;
-  readonly newGpa: bigint;
-  readonly present: boolean;
-  readonly vcpu: number;
-}
-
-export type ReportOutcome =
-  | { readonly ok: true; readonly report: Uint8Array; readonly vcek: Uint8Array | undefined; readonly chain: readonly Uint8Array[] }
-  | { readonly ok: false; readonly reason: string };
-
-/** Gets VMPL0 attestation reports from the secure processor (the agent runtime). */
-export interface ReportProvider {
-  /** Queues a request; `done` is called from a later run. False when the queue is full. */
-  request(reportData: Uint8Array, done: (r: ReportOutcome) => void): boolean;
-}
-
-export interface ArmSpec {
-  readonly gpa: bigint;
-  readonly access: number;
-  readonly ripFilter?: readonly bigint[];
-  readonly watch?: { readonly dtb: bigint; readonly va: bigint; readonly levels: PagingLevels };
-  readonly tag?: unknown;
-}
-
-export interface CoreCounters {
-  requests: bigint;
-  events: bigint;
-  unmatchedFaults: bigint;
-  eventsDropped: bigint;
-  silentSteps: bigint;
-  vmpl0StarvedNs: bigint;
-}
-
-export interface CoreOptions {
-  readonly limits: AgentLimits;
-  readonly agentVersion: string;
-  readonly legacyV0Allowed: boolean;
-  readonly attestation?: ReportProvider;
-}
+import type { ArmSpec, CoreCounters, CoreOptions, MappingChange, SessionPort, TrapEvent } from "./types.js";
+export type { ArmSpec, CoreCounters, CoreOptions, MappingChange, ReportOutcome, ReportProvider, SessionPort, TrapEvent } from "./types.js";
 
 /** Most RIPs in one function trap's filter. */
 export const MAX_RIP_FILTER = 64;
@@ -102,21 +39,12 @@ export const MAX_STEP_PAGES = 16;
 
 const EXIT_OFF = VMSA_REG.guest_exit_info_1.offset;
 const EXIT_LEN = VMSA_REG.guest_exit_code.offset + 8 - EXIT_OFF;
-const RFLAGS_F = VMSA_REG.rflags;
 const RIP_F = VMSA_REG.rip;
 const NRIP_F = VMSA_REG.guest_nrip;
 
 interface OpenEvent {
   readonly event: TrapEvent;
   readonly port: SessionPort;
-}
-
-interface StepJob {
-  readonly vcpu: number;
-  readonly pages: Set<bigint>;
-  /** Page contents to restore after the step (skip of a write). */
-  readonly undo: Map<bigint, Uint8Array> | undefined;
-  tfSet: boolean;
 }
 
 export class VmiCore {
@@ -131,8 +59,7 @@ export class VmiCore {
   readonly #events = new Map<bigint, OpenEvent>();
   readonly #sessions = new Map<number, SessionPort>();
   readonly #pauseHolders = new Set<number>();
-  readonly #steps: StepJob[] = [];
-  #active: StepJob | undefined;
+  readonly #stepper: Stepper;
   #nextEvent = 1n;
   #nextSession = 1;
   /** vCPUs whose fault was consumed by a scan before the host's forward for it arrived. */
@@ -145,6 +72,7 @@ export class VmiCore {
     this.options = options;
     this.memory = new MemoryOps(backend);
     this.run = new RunState(backend.facts.vcpus, backend.control);
+    this.#stepper = new Stepper(backend, this.run, (pg) => this.#applyRights(pg, false));
   }
 
   // ------------------------------------------------------------------ sessions
@@ -302,7 +230,7 @@ export class VmiCore {
 
   /** Puts the trap table's rights on `page` into the RMP (unless a step has it open). */
   #applyRights(page: bigint, strict: boolean): void {
-    if (this.#active?.pages.has(page)) return;
+    if (this.#stepper.isOpen(page)) return;
     const access = this.backend.access;
     if (access === undefined) return;
     try {
@@ -349,13 +277,13 @@ export class VmiCore {
       throw new RequestError(Status.FAILED_PRECONDITION, "the platform reported no next RIP; only writes can be skipped by undoing them", { eventId: id });
     }
     this.#events.delete(id);
-    this.#queueStep({ vcpu: v, pages: new Set([e.event.trap.page]), undo: new Map(), tfSet: false });
+    this.#stepper.queue(stepJob(v, e.event.trap.page, true));
     this.run.apply();
   }
 
   #continueEvent(id: bigint, e: OpenEvent): void {
     this.#events.delete(id);
-    this.#queueStep({ vcpu: e.event.vcpu, pages: new Set([e.event.trap.page]), undo: undefined, tfSet: false });
+    this.#stepper.queue(stepJob(e.event.vcpu, e.event.trap.page));
   }
 
   // ------------------------------------------------------------------ faults
@@ -380,7 +308,7 @@ export class VmiCore {
         // Matched or counted as unmatched there: either way the claim had hardware behind it.
         if (hint?.vcpu === v) satisfied = true;
         else this.#consumedEarly.add(v);
-      } else if (code === BigInt(SVM_EXIT.EXCP_DB) && this.#active?.vcpu === v) {
+      } else if (code === BigInt(SVM_EXIT.EXCP_DB) && this.#stepper.active?.vcpu === v) {
         this.#consume(v);
         this.#completeStep();
         if (hint?.vcpu === v) satisfied = true;
@@ -408,16 +336,14 @@ export class VmiCore {
       return false;
     }
     const access = (info1 & NPF_EXITINFO1.FETCH) !== 0n ? ACCESS.EXECUTE : (info1 & NPF_EXITINFO1.W) !== 0n ? ACCESS.WRITE : ACCESS.READ;
-    const active = this.#active;
+    const active = this.#stepper.active;
     if (active !== undefined && active.vcpu === vcpu) {
       // The stepped instruction touches another armed page: let it through too.
       if (active.pages.size >= MAX_STEP_PAGES || active.pages.has(page)) {
         this.counters.unmatchedFaults++;
         return false;
       }
-      if (active.undo !== undefined && access === ACCESS.WRITE) active.undo.set(page, this.backend.readPhys(page, PAGE_SIZE));
-      active.pages.add(page);
-      this.#open(page);
+      this.#stepper.addPage(page, access === ACCESS.WRITE);
       return true;
     }
     if (this.#heldOrQueued(vcpu)) {
@@ -435,7 +361,7 @@ export class VmiCore {
       if (trap !== undefined) this.counters.eventsDropped++;
       this.counters.silentSteps++;
       this.run.set(vcpu, "event", true);
-      this.#queueStep({ vcpu, pages: new Set([page]), undo: undefined, tfSet: false });
+      this.#stepper.queue(stepJob(vcpu, page));
       return true;
     }
     if (candidates.length > 1) this.counters.eventsDropped += BigInt(candidates.length - 1);
@@ -467,7 +393,7 @@ export class VmiCore {
   }
 
   #heldOrQueued(vcpu: number): boolean {
-    if (this.#steps.some((j) => j.vcpu === vcpu)) return true;
+    if (this.#stepper.waiting(vcpu)) return true;
     for (const e of this.#events.values()) if (e.event.vcpu === vcpu) return true;
     return false;
   }
@@ -476,67 +402,20 @@ export class VmiCore {
   heldVcpus(): number[] {
     const s = new Set<number>();
     for (const e of this.#events.values()) s.add(e.event.vcpu);
-    for (const j of this.#steps) s.add(j.vcpu);
+    for (const j of this.#stepper.queued()) s.add(j.vcpu);
     return [...s].sort((a, b) => a - b);
   }
 
   get stepping(): number | undefined {
-    return this.#active?.vcpu;
+    return this.#stepper.active?.vcpu;
   }
 
-  // ------------------------------------------------------------------ single-step
-
-  #queueStep(job: StepJob): void {
-    this.run.set(job.vcpu, "event", true);
-    this.#steps.push(job);
-    this.#startNext();
-  }
-
-  #startNext(): void {
-    if (this.#active !== undefined) return;
-    const job = this.#steps.shift();
-    if (job === undefined) return;
-    this.#active = job;
-    const v = job.vcpu;
-    for (let o = 0; o < this.facts.vcpus; o++) if (o !== v) this.run.set(o, "stepHold", true);
-    this.run.set(v, "event", false);
-    this.run.setStepping(v, true);
-    for (const pg of job.pages) {
-      if (job.undo !== undefined) job.undo.set(pg, this.backend.readPhys(pg, PAGE_SIZE));
-      this.#open(pg);
-    }
-    const rflags = readField(this.backend.readVmsa(v, RFLAGS_F.offset, 8), { offset: 0, size: 8 });
-    if ((rflags & RFLAGS.TF) === 0n) {
-      this.backend.writeVmsa(v, RFLAGS_F.offset, fieldBytes(RFLAGS_F, rflags | RFLAGS.TF));
-      job.tfSet = true;
-    }
-    this.run.apply();
-  }
-
-  /** Gives VMPL1 full rights on `page` for the step (a page the guest made shared is left alone). */
-  #open(page: bigint): void {
-    try {
-      this.backend.access?.setGuestRights(page, RMP_PERM_RWX);
-    } catch (e) {
-      if (!(e instanceof BackendAccessError)) throw e;
-    }
-  }
-
+  /** The single-stepped vCPU's #DB: finish its step, re-check watched tables, start the next. */
   #completeStep(): void {
-    const job = this.#active;
+    const job = this.#stepper.complete();
     if (job === undefined) return;
-    const v = job.vcpu;
-    if (job.tfSet) {
-      const rflags = readField(this.backend.readVmsa(v, RFLAGS_F.offset, 8), { offset: 0, size: 8 });
-      this.backend.writeVmsa(v, RFLAGS_F.offset, fieldBytes(RFLAGS_F, rflags & ~RFLAGS.TF));
-    }
-    if (job.undo !== undefined) for (const [pg, bytes] of job.undo) this.backend.writePhys(pg, bytes);
-    this.#active = undefined;
-    for (const pg of job.pages) this.#applyRights(pg, false);
-    this.run.setStepping(v, false);
-    for (let o = 0; o < this.facts.vcpus; o++) this.run.set(o, "stepHold", false);
-    this.#recheckWatches([...job.pages], v);
-    this.#startNext();
+    this.#recheckWatches([...job.pages], job.vcpu);
+    this.#stepper.next();
     this.run.apply();
   }
 
