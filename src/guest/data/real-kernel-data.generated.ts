@@ -22,7 +22,7 @@ export const REAL_SYSCALL_TABLE: readonly RealSymRef[] = [
   { sym: "__x64_sys_brk", addr: 0xffffffff812dc2c0n }, // 12
   { sym: "__x64_sys_rt_sigaction", addr: 0xffffffff810b9c20n }, // 13
   { sym: "__x64_sys_rt_sigprocmask", addr: 0xffffffff810b4a60n }, // 14
-  { sym: "__ia32_sys_rt_sigreturn", addr: 0xffffffff810324b0n }, // 15
+  { sym: "__x64_sys_rt_sigreturn", addr: 0xffffffff810324b0n }, // 15
   { sym: "__x64_sys_ioctl", addr: 0xffffffff81381d20n }, // 16
   { sym: "__x64_sys_pread64", addr: 0xffffffff81367860n }, // 17
   { sym: "__x64_sys_pwrite64", addr: 0xffffffff81367a90n }, // 18
@@ -31,7 +31,7 @@ export const REAL_SYSCALL_TABLE: readonly RealSymRef[] = [
   { sym: "__x64_sys_access", addr: 0xffffffff81362ce0n }, // 21
   { sym: "__x64_sys_pipe", addr: 0xffffffff81374990n }, // 22
   { sym: "__x64_sys_select", addr: 0xffffffff81385480n }, // 23
-  { sym: "__ia32_sys_sched_yield", addr: 0xffffffff810e4c50n }, // 24
+  { sym: "__x64_sys_sched_yield", addr: 0xffffffff810e4c50n }, // 24
   { sym: "__x64_sys_mremap", addr: 0xffffffff812e2f10n }, // 25
   { sym: "__x64_sys_msync", addr: 0xffffffff812e3220n }, // 26
   { sym: "__x64_sys_mincore", addr: 0xffffffff812d4300n }, // 27
@@ -41,12 +41,12 @@ export const REAL_SYSCALL_TABLE: readonly RealSymRef[] = [
   { sym: "__x64_sys_shmctl", addr: 0xffffffff81434df0n }, // 31
   { sym: "__x64_sys_dup", addr: 0xffffffff81390b30n }, // 32
   { sym: "__x64_sys_dup2", addr: 0xffffffff813909f0n }, // 33
-  { sym: "__ia32_sys_pause", addr: 0xffffffff810ba7a0n }, // 34
+  { sym: "__x64_sys_pause", addr: 0xffffffff810ba7a0n }, // 34
   { sym: "__x64_sys_nanosleep", addr: 0xffffffff81156820n }, // 35
   { sym: "__x64_sys_getitimer", addr: 0xffffffff81164a40n }, // 36
   { sym: "__x64_sys_alarm", addr: 0xffffffff81164f10n }, // 37
   { sym: "__x64_sys_setitimer", addr: 0xffffffff81165090n }, // 38
-  { sym: "__ia32_sys_getpid", addr: 0xffffffff810be350n }, // 39
+  { sym: "__x64_sys_getpid", addr: 0xffffffff810be350n }, // 39
   { sym: "__x64_sys_sendfile64", addr: 0xffffffff81368ad0n }, // 40
   { sym: "__x64_sys_socket", addr: 0xffffffff817b1be0n }, // 41
   { sym: "__x64_sys_connect", addr: 0xffffffff817b2500n }, // 42
@@ -64,8 +64,8 @@ export const REAL_SYSCALL_TABLE: readonly RealSymRef[] = [
   { sym: "__x64_sys_setsockopt", addr: 0xffffffff817b2de0n }, // 54
   { sym: "__x64_sys_getsockopt", addr: 0xffffffff817b3020n }, // 55
   { sym: "__x64_sys_clone", addr: 0xffffffff810a1240n }, // 56
-  { sym: "__ia32_sys_fork", addr: 0xffffffff810a1170n }, // 57
-  { sym: "__ia32_sys_vfork", addr: 0xffffffff810a11d0n }, // 58
+  { sym: "__x64_sys_fork", addr: 0xffffffff810a1170n }, // 57
+  { sym: "__x64_sys_vfork", addr: 0xffffffff810a11d0n }, // 58
   { sym: "__x64_sys_execve", addr: 0xffffffff81372700n }, // 59
   { sym: "__x64_sys_exit", addr: 0xffffffff810a7bb0n }, // 60
   { sym: "__x64_sys_wait4", addr: 0xffffffff810a8060n }, // 61
@@ -109,17 +109,17 @@ export const REAL_SYSCALL_TABLE: readonly RealSymRef[] = [
   { sym: "__x64_sys_sysinfo", addr: 0xffffffff810c13b0n }, // 99
   { sym: "__x64_sys_times", addr: 0xffffffff810be4a0n }, // 100
   { sym: "__x64_sys_ptrace", addr: 0xffffffff810b09c0n }, // 101
-  { sym: "__ia32_sys_getuid", addr: 0xffffffff810be3e0n }, // 102
+  { sym: "__x64_sys_getuid", addr: 0xffffffff810be3e0n }, // 102
   { sym: "__x64_sys_syslog", addr: 0xffffffff8111dcc0n }, // 103
-  { sym: "__ia32_sys_getgid", addr: 0xffffffff810be440n }, // 104
+  { sym: "__x64_sys_getgid", addr: 0xffffffff810be440n }, // 104
   { sym: "__x64_sys_setuid", addr: 0xffffffff810bd570n }, // 105
   { sym: "__x64_sys_setgid", addr: 0xffffffff810bd110n }, // 106
-  { sym: "__ia32_sys_geteuid", addr: 0xffffffff810be410n }, // 107
-  { sym: "__ia32_sys_getegid", addr: 0xffffffff810be470n }, // 108
+  { sym: "__x64_sys_geteuid", addr: 0xffffffff810be410n }, // 107
+  { sym: "__x64_sys_getegid", addr: 0xffffffff810be470n }, // 108
   { sym: "__x64_sys_setpgid", addr: 0xffffffff810be8a0n }, // 109
-  { sym: "__ia32_sys_getppid", addr: 0xffffffff810be3a0n }, // 110
-  { sym: "__ia32_sys_getpgrp", addr: 0xffffffff810be900n }, // 111
-  { sym: "__ia32_sys_setsid", addr: 0xffffffff810beb70n }, // 112
+  { sym: "__x64_sys_getppid", addr: 0xffffffff810be3a0n }, // 110
+  { sym: "__x64_sys_getpgrp", addr: 0xffffffff810be900n }, // 111
+  { sym: "__x64_sys_setsid", addr: 0xffffffff810beb70n }, // 112
   { sym: "__x64_sys_setreuid", addr: 0xffffffff810bd420n }, // 113
   { sym: "__x64_sys_setregid", addr: 0xffffffff810bd010n }, // 114
   { sym: "__x64_sys_getgroups", addr: 0xffffffff810d7980n }, // 115
@@ -141,7 +141,7 @@ export const REAL_SYSCALL_TABLE: readonly RealSymRef[] = [
   { sym: "__x64_sys_sigaltstack", addr: 0xffffffff810b9430n }, // 131
   { sym: "__x64_sys_utime", addr: 0xffffffff813acf90n }, // 132
   { sym: "__x64_sys_mknod", addr: 0xffffffff8137d740n }, // 133
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 134
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 134
   { sym: "__x64_sys_personality", addr: 0xffffffff810a1980n }, // 135
   { sym: "__x64_sys_ustat", addr: 0xffffffff813af4e0n }, // 136
   { sym: "__x64_sys_statfs", addr: 0xffffffff813af400n }, // 137
@@ -159,17 +159,17 @@ export const REAL_SYSCALL_TABLE: readonly RealSymRef[] = [
   { sym: "__x64_sys_mlock", addr: 0xffffffff812d7180n }, // 149
   { sym: "__x64_sys_munlock", addr: 0xffffffff812d7240n }, // 150
   { sym: "__x64_sys_mlockall", addr: 0xffffffff812d73e0n }, // 151
-  { sym: "__ia32_sys_munlockall", addr: 0xffffffff812d7400n }, // 152
-  { sym: "__ia32_sys_vhangup", addr: 0xffffffff81364bb0n }, // 153
+  { sym: "__x64_sys_munlockall", addr: 0xffffffff812d7400n }, // 152
+  { sym: "__x64_sys_vhangup", addr: 0xffffffff81364bb0n }, // 153
   { sym: "__x64_sys_modify_ldt", addr: 0xffffffff81037970n }, // 154
   { sym: "__x64_sys_pivot_root", addr: 0xffffffff81399010n }, // 155
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 156
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 156
   { sym: "__x64_sys_prctl", addr: 0xffffffff810c1290n }, // 157
   { sym: "__x64_sys_arch_prctl", addr: 0xffffffff810316d0n }, // 158
   { sym: "__x64_sys_adjtimex", addr: 0xffffffff811515f0n }, // 159
   { sym: "__x64_sys_setrlimit", addr: 0xffffffff810c0400n }, // 160
   { sym: "__x64_sys_chroot", addr: 0xffffffff81363080n }, // 161
-  { sym: "__ia32_sys_sync", addr: 0xffffffff813ac050n }, // 162
+  { sym: "__x64_sys_sync", addr: 0xffffffff813ac050n }, // 162
   { sym: "__x64_sys_acct", addr: 0xffffffff81173790n }, // 163
   { sym: "__x64_sys_settimeofday", addr: 0xffffffff81151060n }, // 164
   { sym: "__x64_sys_mount", addr: 0xffffffff81398480n }, // 165
@@ -181,19 +181,19 @@ export const REAL_SYSCALL_TABLE: readonly RealSymRef[] = [
   { sym: "__x64_sys_setdomainname", addr: 0xffffffff810bf610n }, // 171
   { sym: "__x64_sys_iopl", addr: 0xffffffff810361a0n }, // 172
   { sym: "__x64_sys_ioperm", addr: 0xffffffff81036160n }, // 173
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 174
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 174
   { sym: "__x64_sys_init_module", addr: 0xffffffff8114bb10n }, // 175
   { sym: "__x64_sys_delete_module", addr: 0xffffffff8114bf90n }, // 176
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 177
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 178
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 177
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 178
   { sym: "__x64_sys_quotactl", addr: 0xffffffff813ffe90n }, // 179
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 180
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 181
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 182
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 183
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 184
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 185
-  { sym: "__ia32_sys_gettid", addr: 0xffffffff810be380n }, // 186
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 180
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 181
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 182
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 183
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 184
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 185
+  { sym: "__x64_sys_gettid", addr: 0xffffffff810be380n }, // 186
   { sym: "__x64_sys_readahead", addr: 0xffffffff812909d0n }, // 187
   { sym: "__x64_sys_setxattr", addr: 0xffffffff8139c510n }, // 188
   { sym: "__x64_sys_lsetxattr", addr: 0xffffffff8139c570n }, // 189
@@ -212,21 +212,21 @@ export const REAL_SYSCALL_TABLE: readonly RealSymRef[] = [
   { sym: "__x64_sys_futex", addr: 0xffffffff8116c680n }, // 202
   { sym: "__x64_sys_sched_setaffinity", addr: 0xffffffff810e4810n }, // 203
   { sym: "__x64_sys_sched_getaffinity", addr: 0xffffffff810e4a30n }, // 204
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 205
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 205
   { sym: "__x64_sys_io_setup", addr: 0xffffffff813d2fe0n }, // 206
   { sym: "__x64_sys_io_destroy", addr: 0xffffffff813d3360n }, // 207
   { sym: "__x64_sys_io_getevents", addr: 0xffffffff813d3ec0n }, // 208
   { sym: "__x64_sys_io_submit", addr: 0xffffffff813d35c0n }, // 209
   { sym: "__x64_sys_io_cancel", addr: 0xffffffff813d3c00n }, // 210
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 211
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 211
   { sym: "__x64_sys_lookup_dcookie", addr: 0xffffffff810cdc40n }, // 212
   { sym: "__x64_sys_epoll_create", addr: 0xffffffff813c7750n }, // 213
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 214
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 215
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 214
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 215
   { sym: "__x64_sys_remap_file_pages", addr: 0xffffffff812ddb40n }, // 216
   { sym: "__x64_sys_getdents64", addr: 0xffffffff81382bb0n }, // 217
   { sym: "__x64_sys_set_tid_address", addr: 0xffffffff810a0920n }, // 218
-  { sym: "__ia32_sys_restart_syscall", addr: 0xffffffff810b47c0n }, // 219
+  { sym: "__x64_sys_restart_syscall", addr: 0xffffffff810b47c0n }, // 219
   { sym: "__x64_sys_semtimedop", addr: 0xffffffff814321c0n }, // 220
   { sym: "__x64_sys_fadvise64", addr: 0xffffffff8128b000n }, // 221
   { sym: "__x64_sys_timer_create", addr: 0xffffffff8115fe60n }, // 222
@@ -243,7 +243,7 @@ export const REAL_SYSCALL_TABLE: readonly RealSymRef[] = [
   { sym: "__x64_sys_epoll_ctl", addr: 0xffffffff813c8760n }, // 233
   { sym: "__x64_sys_tgkill", addr: 0xffffffff810b8b90n }, // 234
   { sym: "__x64_sys_utimes", addr: 0xffffffff813acf50n }, // 235
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 236
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 236
   { sym: "__x64_sys_mbind", addr: 0xffffffff8131e820n }, // 237
   { sym: "__x64_sys_set_mempolicy", addr: 0xffffffff8131c3e0n }, // 238
   { sym: "__x64_sys_get_mempolicy", addr: 0xffffffff8131c460n }, // 239
@@ -260,7 +260,7 @@ export const REAL_SYSCALL_TABLE: readonly RealSymRef[] = [
   { sym: "__x64_sys_keyctl", addr: 0xffffffff814402c0n }, // 250
   { sym: "__x64_sys_ioprio_set", addr: 0xffffffff814f4390n }, // 251
   { sym: "__x64_sys_ioprio_get", addr: 0xffffffff814f43d0n }, // 252
-  { sym: "__ia32_sys_inotify_init", addr: 0xffffffff813c1000n }, // 253
+  { sym: "__x64_sys_inotify_init", addr: 0xffffffff813c1000n }, // 253
   { sym: "__x64_sys_inotify_add_watch", addr: 0xffffffff813c1020n }, // 254
   { sym: "__x64_sys_inotify_rm_watch", addr: 0xffffffff813c12c0n }, // 255
   { sym: "__x64_sys_migrate_pages", addr: 0xffffffff8131c420n }, // 256
@@ -342,95 +342,95 @@ export const REAL_SYSCALL_TABLE: readonly RealSymRef[] = [
   { sym: "__x64_sys_statx", addr: 0xffffffff8136f400n }, // 332
   { sym: "__x64_sys_io_pgetevents", addr: 0xffffffff813d4080n }, // 333
   { sym: "__x64_sys_rseq", addr: 0xffffffff8127f4c0n }, // 334
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 335
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 336
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 337
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 338
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 339
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 340
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 341
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 342
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 343
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 344
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 345
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 346
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 347
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 348
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 349
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 350
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 351
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 352
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 353
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 354
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 355
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 356
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 357
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 358
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 359
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 360
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 361
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 362
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 363
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 364
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 365
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 366
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 367
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 368
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 369
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 370
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 371
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 372
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 373
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 374
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 375
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 376
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 377
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 378
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 379
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 380
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 381
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 382
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 383
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 384
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 385
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 386
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 387
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 388
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 389
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 390
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 391
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 392
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 393
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 394
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 395
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 396
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 397
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 398
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 399
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 400
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 401
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 402
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 403
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 404
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 405
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 406
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 407
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 408
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 409
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 410
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 411
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 412
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 413
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 414
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 415
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 416
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 417
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 418
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 419
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 420
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 421
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 422
-  { sym: "__ia32_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 423
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 335
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 336
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 337
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 338
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 339
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 340
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 341
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 342
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 343
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 344
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 345
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 346
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 347
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 348
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 349
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 350
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 351
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 352
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 353
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 354
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 355
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 356
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 357
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 358
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 359
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 360
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 361
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 362
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 363
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 364
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 365
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 366
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 367
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 368
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 369
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 370
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 371
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 372
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 373
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 374
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 375
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 376
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 377
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 378
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 379
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 380
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 381
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 382
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 383
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 384
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 385
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 386
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 387
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 388
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 389
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 390
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 391
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 392
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 393
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 394
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 395
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 396
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 397
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 398
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 399
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 400
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 401
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 402
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 403
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 404
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 405
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 406
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 407
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 408
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 409
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 410
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 411
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 412
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 413
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 414
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 415
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 416
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 417
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 418
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 419
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 420
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 421
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 422
+  { sym: "__x64_sys_ni_syscall", addr: 0xffffffff810045c0n }, // 423
   { sym: "__x64_sys_pidfd_send_signal", addr: 0xffffffff810b8b50n }, // 424
   { sym: "__x64_sys_io_uring_setup", addr: 0xffffffff8151ffa0n }, // 425
   { sym: "__x64_sys_io_uring_enter", addr: 0xffffffff8151ff40n }, // 426
