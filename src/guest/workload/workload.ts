@@ -16,6 +16,7 @@ import type { Kernel } from "../model/kernel.js";
 import type { ProcSpec } from "../model/population.js";
 import { fillerProgram } from "../model/population.js";
 import type { Task } from "../model/types.js";
+import { GuestError } from "../errors.js";
 import type { HookPoints } from "../kernel/hook-points.js";
 import { decodeGateHandler } from "../kernel/static-data.js";
 import { releaseTask, spawn } from "../kernel/process.js";
@@ -351,9 +352,17 @@ export class Workload implements KernelExec {
     const uid = parent.cred.euid === 0 ? progUid : parent.cred.uid;
     const spec: ProcSpec = { comm, argv, kind: "user", parent: -1, uid, binary, files, pinned: false, state: "S" };
     let task: Task | undefined;
-    const insns = this.record("copy_process", () => {
-      task = spawn(this.k, { spec, parent, cpu: v.cpu });
-    });
+    let insns: Insn[];
+    try {
+      insns = this.record("copy_process", () => {
+        task = spawn(this.k, { spec, parent, cpu: v.cpu });
+      });
+    } catch (e) {
+      // fork() fails with -ENOMEM when guest RAM runs out; the caller goes on.
+      if (!(e instanceof GuestError && e.code === "OUT_OF_MEMORY")) throw e;
+      yield* this.unlock(v);
+      return;
+    }
     const child = task!;
     child.phase = "creating";
     this.inflight.set(child.id, "fork");
