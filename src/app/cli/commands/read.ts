@@ -14,7 +14,7 @@ import { addTargetOptions, type TargetFlags } from "../owner/target.js";
 
 const MAX_READ = 16 << 20;
 
-type Flags = TargetFlags & { pid?: string; pa?: boolean; json?: boolean };
+type Flags = TargetFlags & { pid?: string; pa?: boolean; json?: boolean; pause?: boolean };
 
 function print(bytes: Uint8Array, ctx: AccessContext, addr: bigint, o: Flags): void {
   if (o.json) outJson({ context: formatCtx(ctx), address: addr, length: bytes.length, hex: Buffer.from(bytes).toString("hex") });
@@ -27,6 +27,7 @@ export function register(program: Command): void {
     .description("hex dump of guest memory: kernel VA or SYMBOL[+OFF] (default), --pid N for a process, --pa for physical")
     .option("--pid <n>", "ADDR is a virtual address in this process")
     .option("--pa", "ADDR is guest-physical")
+    .option("--no-pause", "do not pause a live guest while resolving and reading")
     .option("--json", "machine-readable output");
   addTargetOptions(cmd, "any", { profile: true }).action(async (addrArg: string, lenArg: string, o: Flags) => {
     if (o.pa && o.pid !== undefined) throw new CliUsageError("read: give --pa or --pid N, not both");
@@ -43,7 +44,7 @@ export function register(program: Command): void {
       return;
     }
     if (pid !== undefined && addr.kind !== "number") throw new CliUsageError("read --pid: ADDR must be a number, not a kernel symbol");
-    await withLinux(o, "any", "read", {}, async (s) => {
+    await withLinux(o, "any", "read", { pause: o.pause !== false }, async (s) => {
       const va = addr.kind === "number" ? addr.value : BigInt.asUintN(64, s.kernel.symbol(addr.symbol) + addr.offset);
       const ctx = pid !== undefined ? pidVa(pid, va) : kva(va);
       print(await s.vmi.read(ctx, len), ctx, va, o);

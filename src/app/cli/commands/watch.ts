@@ -135,10 +135,12 @@ export function register(program: Command): void {
       return;
     }
     if (pid !== undefined && addr.kind !== "number") throw new CliUsageError("watch page --pid: ADDR must be a number");
-    await withLinux(o, "agent", "watch page", {}, async (s) => {
+    // Paused while the kernel, the process and the page are found; running while watched.
+    await withLinux(o, "agent", "watch page", { pause: true }, async (s) => {
       const va = addr.kind === "number" ? addr.value : BigInt.asUintN(64, s.kernel.symbol(addr.symbol) + addr.offset);
       const dtb = pid !== undefined ? await pidDtb(s.kernel, pid) : s.kernel.location.dtb;
       const gpa = await s.vmi.translate(pid !== undefined ? pidVa(pid, va) : kva(va));
+      await s.release();
       const where = pid !== undefined ? `pid ${pid} VA ${hex(va)}` : `kernel VA ${hex(va)}${addr.kind === "symbol" ? ` (${addrArg})` : ""}`;
       await run(s.target.agent!, { gpa, access: o.access, va, dtb }, `${o.access} accesses to the page of ${where}`, o, (rip) => s.kernel.symbolName(rip));
     });
@@ -151,9 +153,10 @@ export function register(program: Command): void {
   addTargetOptions(fn, "agent", { profile: true }).action(async (symbol: string, o: Flags) => {
     const addr = parseAddress(symbol, "SYMBOL");
     if (o.count !== undefined) parseCount(o.count, "--count", 1, 1 << 30);
-    await withLinux(o, "agent", "watch function", {}, async (s) => {
+    await withLinux(o, "agent", "watch function", { pause: true }, async (s) => {
       const va = addr.kind === "number" ? addr.value : BigInt.asUintN(64, s.kernel.symbol(addr.symbol) + addr.offset);
       const gpa = await s.vmi.translate(kva(va));
+      await s.release();
       const name = addr.kind === "symbol" ? symbol : (s.kernel.symbolName(va) ?? hex(va));
       await run(s.target.agent!, { gpa, access: "x", rips: [va], va, dtb: s.kernel.location.dtb }, `executions of ${name} at ${hex(va)}`, o, (rip) => s.kernel.symbolName(rip));
     });

@@ -13,11 +13,16 @@ export interface LinuxSession {
   readonly vmi: Vmi;
   readonly kernel: LinuxKernel;
   readonly profile: Profile;
+  /** Resumes a live target paused for the setup (idempotent; also done at the end). */
+  release(): Promise<void>;
 }
 
 export interface WithLinuxOptions {
   readonly requirements?: readonly AnyRequirements[];
-  /** Pause a live target for the duration (a consistent view; resumed afterwards). */
+  /**
+   * Pause a live target (a consistent view, cached while paused; resumed at the end or at
+   * `release()`). Without a pause, live memory is read fresh every time.
+   */
   readonly pause?: boolean;
 }
 
@@ -36,15 +41,20 @@ export async function withLinux<T>(flags: TargetFlags, need: TargetNeed, command
   checkProfileFlags(flags, kind, command);
   const profile = await loadProfile(flags);
   return withTarget(flags, need, command, async (target) => {
-    // One-shot commands read each page once; caching also while running costs nothing in consistency.
-    const vmi = await Vmi.open(target.driver, { cachePolicy: "always" });
-    const paused = o.pause === true && target.driver.capabilities.pause;
+    // Images are cached always; live memory only while paused (the Vmi's default policy).
+    const vmi = await Vmi.open(target.driver);
+    let paused = o.pause === true && target.driver.capabilities.pause;
     if (paused) await vmi.pause();
+    const release = async (): Promise<void> => {
+      if (!paused) return;
+      paused = false;
+      await vmi.resume();
+    };
     try {
       const kernel = await openLinux(vmi, profile, { requirements: o.requirements ?? [] });
-      return await fn({ target, vmi, kernel, profile });
+      return await fn({ target, vmi, kernel, profile, release });
     } finally {
-      if (paused) await vmi.resume().catch(() => undefined);
+      await release().catch(() => undefined);
     }
   });
 }
