@@ -25,6 +25,7 @@ import {
   type SnpProduct,
 } from "../../../client/index.js";
 import { CliUsageError } from "../errors.js";
+import { progressBar } from "./progress.js";
 
 export interface TargetFlags {
   target?: string;
@@ -195,7 +196,16 @@ export async function openTarget(f: TargetFlags, need: TargetNeed, command: stri
   const kind = checkTargetFlags(f, need, command);
   const timeout = timeoutMs(f);
   if (kind === "image") {
-    const image = await openImage(f.image!, { format: f.imageFormat === "elf" ? "elf-core" : ((f.imageFormat ?? "auto") as "raw" | "lime" | "auto") });
+    const bar = progressBar("loading image", "MiB");
+    let image: ImageDriver;
+    try {
+      image = await openImage(f.image!, {
+        format: f.imageFormat === "elf" ? "elf-core" : ((f.imageFormat ?? "auto") as "raw" | "lime" | "auto"),
+        onProgress: (p) => bar.update(p.done, p.total),
+      });
+    } finally {
+      bar.stop();
+    }
     return { kind: "image", driver: image, agent: undefined, live: undefined, image, label: `image ${f.image}`, source: `image:${resolve(f.image!)}`, close: () => image.close() };
   }
   if (kind === "baseline") {
