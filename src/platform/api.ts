@@ -194,7 +194,7 @@ export interface HypervisorPort {
   /** False for a non-confidential VM: no RMP, no encryption, no ASP reports. */
   readonly sev: boolean;
 
-  /** Host read: ciphertext of guest-assigned pages (tweaked by GPA), plaintext of shared ones. */
+  /** Host read: ciphertext of guest-assigned pages (AES-256-XTS, tweaked by GPA), the stored bytes of shared ones. */
   read(gpa: Gpa, len: number): Uint8Array;
   /** Host write: throws HostPageFault (error code with PF_ERROR.RMP) on a guest-assigned page. */
   write(gpa: Gpa, data: Uint8Array): void;
@@ -202,10 +202,24 @@ export interface HypervisorPort {
   /**
    * RMPUPDATE: assigns a page to the guest (private) or back to the hypervisor (shared).
    * Clears VALIDATED and VMSA and resets the masks (SNP.md §4.2); fails on immutable pages.
+   * The DRAM keeps its bytes, so a page made shared reads (host, guest C=0) as the guest
+   * key's AES-XTS ciphertext — exactly what `read` showed while it was private — and a page
+   * made private reads through C=1 as the XTS decryption of what the host left in it. Only
+   * `asp.launchUpdate` puts plaintext into a private page.
    */
   rmpUpdate(gpa: Gpa, e: { assigned: boolean; pageSize?: 0 | 1 }): void;
   /** Runs the VMSA at `vmsaGpa` on vCPU `vcpu` for at most `budget` instructions. */
   vmrun(vcpu: number, vmsaGpa: Gpa, budget: number): VmExit;
+  /**
+   * Writes the GHCB MSR (0xC0010130) of the context whose VMSA is at `vmsaGpa`: the VMCB's
+   * GHCB GPA field, the hypervisor's only way to answer a GHCB MSR-protocol request
+   * (SNP.md §6.2). The guest reads the value with RDMSR after its VMGEXIT, and the next
+   * `VmExit.ghcbMsr` of that VMSA reports it until the guest writes the MSR again. Nothing
+   * else changes (no VMSA byte, no guest memory). `vmsaGpa` must be a page VMRUN would
+   * enter: on an SEV machine an RMP VMSA page of this guest (else `PlatformError`
+   * "BAD_GPA"); `value` is taken modulo 2^64.
+   */
+  setGhcbMsr(vmsaGpa: Gpa, value: bigint): void;
   readonly asp: AspPort;
   /**
    * Non-confidential mode only (sev = false): direct plaintext access to guest memory and

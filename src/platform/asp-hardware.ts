@@ -38,6 +38,7 @@ export class MachineAspHardware implements AspHardware {
     return this.#rmp.view(this.#pfn(gpa));
   }
 
+  /** SNP_LAUNCH_UPDATE encrypts the page in place: unlike a host RMPUPDATE (page-state.ts) the plaintext stays. */
   rmpLaunchAssign(gpa: Gpa, p: { vmplPerms: readonly [number, number, number]; vmsa: boolean }): void {
     this.#rmp.launchAssign(this.#pfn(gpa), p.vmplPerms, p.vmsa);
   }

@@ -6,7 +6,7 @@
  * (HostPageFault); shared pages are plain in both directions. On a non-SEV machine
  * everything is plaintext.
  */
-import { createCipheriv } from "node:crypto";
+import { createCipheriv, createDecipheriv } from "node:crypto";
 import type { Gpa } from "../shared/base/index.js";
 import { PF_ERROR } from "../shared/spec/index.js";
 import { HostPageFault, PlatformError } from "./fault.js";
@@ -14,7 +14,12 @@ import type { GuestMemory } from "./memory.js";
 import { PAGE } from "./memory.js";
 import type { RmpTable } from "./rmp-table.js";
 
-/** AES-256-XTS with the GPA of the page as the tweak (one 4 KiB data unit per page). */
+/**
+ * AES-256-XTS with the GPA of the page as the tweak (one 4 KiB data unit per page): the
+ * guest key's view of DRAM. `encryptPage` is what the DRAM holds for a page of guest
+ * plaintext (what the host, or a C=0 access, reads); `decryptPage` is what a C=1 access
+ * reads from DRAM bytes written without the guest key.
+ */
 export class MemoryCipher {
   readonly #key: Buffer;
   readonly #iv = Buffer.alloc(16);
@@ -26,15 +31,29 @@ export class MemoryCipher {
 
   /** Ciphertext of one 4 KiB page of plaintext at GPA `gpa` (page-aligned). */
   encryptPage(gpa: number, plaintext: Uint8Array): Uint8Array {
+    const c = createCipheriv("aes-256-xts", this.#key, this.#tweak(gpa));
+    return asBytes(c.update(plaintext), c.final());
+  }
+
+  /** Plaintext (under the guest key) of one 4 KiB page of DRAM bytes at GPA `gpa`. */
+  decryptPage(gpa: number, ciphertext: Uint8Array): Uint8Array {
+    const d = createDecipheriv("aes-256-xts", this.#key, this.#tweak(gpa));
+    return asBytes(d.update(ciphertext), d.final());
+  }
+
+  #tweak(gpa: number): Buffer {
     const iv = this.#iv;
     iv.fill(0);
     iv.writeUIntLE(Math.floor(gpa / 2 ** 24), 3, 5);
     iv.writeUIntLE(gpa % 2 ** 24, 0, 3);
-    const c = createCipheriv("aes-256-xts", this.#key, iv);
-    const out = c.update(plaintext);
-    c.final();
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    return iv;
   }
+}
+
+/** XTS over whole 4 KiB units: `final()` adds nothing. */
+function asBytes(out: Buffer, rest: Buffer): Uint8Array {
+  if (rest.length !== 0) throw new PlatformError("BAD_ARGUMENT", "AES-XTS page transform produced trailing bytes");
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 const ZERO_PAGE = new Uint8Array(PAGE);

@@ -20,9 +20,10 @@ import { HostView, MemoryCipher } from "./host-view.js";
 import type { MachineSnapshot, MachineStats } from "./machine-snapshot.js";
 import { SNAPSHOT_FORMAT, checkSnapshot } from "./machine-snapshot.js";
 import { GuestMemory, PAGE } from "./memory.js";
+import { hostRmpUpdate } from "./page-state.js";
 import { RmpTable } from "./rmp-table.js";
 import type { RunCore } from "./vmrun.js";
-import { vmrun } from "./vmrun.js";
+import { isVmsaPage, vmrun } from "./vmrun.js";
 
 export interface MachineConfig {
   readonly memoryBytes: bigint;
@@ -74,12 +75,13 @@ export function buildMachine(cfg: MachineConfig): MachineParts {
     throw new PlatformError("BAD_ARGUMENT", `vCPU count must be 1..${MAX_VCPUS} (got ${cfg.vcpus})`);
   }
   const root = new SeededRng(cfg.seed);
-  const mem = new GuestMemory(cfg.memoryBytes);
-  const rmp = sev ? new RmpTable(mem.pageCount, GUEST_ASID) : undefined;
-  const path = new AccessPath(mem, rmp, cBit);
   const key = root.fork("platform/memory-encryption").bytes(64);
   const keyId = toHex(createHash("sha256").update(key).digest()).slice(0, 32);
-  const host = new HostView(mem, rmp, sev ? new MemoryCipher(key) : undefined);
+  const cipher = sev ? new MemoryCipher(key) : undefined;
+  const mem = new GuestMemory(cfg.memoryBytes, cipher);
+  const rmp = sev ? new RmpTable(mem.pageCount, GUEST_ASID) : undefined;
+  const path = new AccessPath(mem, rmp, cBit);
+  const host = new HostView(mem, rmp, cipher);
   const hw = rmp !== undefined ? new MachineAspHardware(mem, rmp) : undefined;
   const aspRng = root.fork("platform/asp");
   const aspCfg: AspConfig = { product: cfg.product ?? "milan", rng: aspRng, clock: cfg.clock, ...cfg.asp };
@@ -149,9 +151,17 @@ export function buildMachine(cfg: MachineConfig): MachineParts {
       const table = needSev("RMPUPDATE");
       const size = e.pageSize ?? 0;
       if (size !== 0 && size !== 1) throw new PlatformError("BAD_ARGUMENT", `bad page size ${String(size)}`);
-      table.update(pfnOf(gpa, "RMPUPDATE"), e.assigned, size);
+      hostRmpUpdate(mem, table, pfnOf(gpa, "RMPUPDATE"), e.assigned === true, size);
     },
     vmrun: (vcpu, vmsaGpa, budget): VmExit => vmrun(core, vcpu, vmsaGpa, budget),
+    setGhcbMsr: (vmsaGpa, value) => {
+      const pfn = pfnOf(vmsaGpa, "setGhcbMsr");
+      if (!isVmsaPage(rmp, pfn)) {
+        throw new PlatformError("BAD_GPA", `setGhcbMsr: GPA 0x${vmsaGpa.toString(16)} is not a VMSA page of this guest`, { gpa: vmsaGpa });
+      }
+      if (typeof value !== "bigint") throw new PlatformError("BAD_ARGUMENT", "the GHCB MSR value must be a bigint");
+      ghcb.set(pfn, BigInt.asUintN(64, value));
+    },
     asp,
     plainAccess: () => {
       if (sev) throw new PlatformError("NOT_SEV", "plainAccess() exists only on a machine without SEV");

@@ -54,11 +54,7 @@ export function vmrun(core: RunCore, vcpu: number, vmsaGpa: Gpa, budget: number)
   core.vmruns++;
   if (vmsaGpa % BigInt(PAGE) !== 0n) return invalid(core);
   const pfn = Number(vmsaGpa) / PAGE;
-  const rmp = core.rmp;
-  if (rmp !== undefined) {
-    const e = rmp.view(pfn);
-    if (!e.assigned || !e.vmsa || e.asid !== rmp.asid || rmp.gpaPfn(pfn) !== pfn) return invalid(core);
-  }
+  if (!isVmsaPage(core.rmp, pfn)) return invalid(core);
   if (core.env.vmsaInUse(pfn)) return invalid(core);
   const page = core.mem.pageForWrite(pfn);
   const vmpl = page[VMSA_OFF.vmpl]!;
@@ -130,6 +126,16 @@ function deliver(program: VcpuProgram, cpu: VcpuCpu, page: Uint8Array, e: CpuFau
     handled = false;
   }
   return handled ? undefined : [VMEXIT_SHUTDOWN, 0n, 0n];
+}
+
+/**
+ * Whether VMRUN takes frame `pfn` as a VMSA: on an SEV machine its RMP entry must be
+ * assigned to this guest at this GPA with the VMSA bit; without SEV any page of memory.
+ */
+export function isVmsaPage(rmp: RmpTable | undefined, pfn: number): boolean {
+  if (rmp === undefined) return true;
+  const e = rmp.view(pfn);
+  return e.assigned && e.vmsa && e.asid === rmp.asid && rmp.gpaPfn(pfn) === pfn;
 }
 
 function invalid(core: RunCore): VmExit {

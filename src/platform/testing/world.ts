@@ -3,7 +3,8 @@
  * builder for x86-64 page tables written straight into guest memory, and VMSA images.
  * Not exported from src/platform/index.ts.
  */
-import { fixedClock } from "../../shared/base/index.js";
+import { createCipheriv, createDecipheriv } from "node:crypto";
+import { SeededRng, fixedClock } from "../../shared/base/index.js";
 import type { Gpa } from "../../shared/base/index.js";
 import { CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, PTE, RMP_PERM_RWX, VMSA } from "../../shared/spec/index.js";
 import type { VmsaFields } from "../../shared/spec/index.js";
@@ -22,6 +23,18 @@ export function testMachine(over: Partial<MachineConfig> = {}): MachineParts {
 }
 
 export const gpaOf = (n: number | bigint): Gpa => BigInt(n) as Gpa;
+
+/**
+ * An independent AES-256-XTS of one 4 KiB page with the key a machine of `seed` derives
+ * and the GPA as the tweak (what the host sees of a private page, and its inverse).
+ */
+export function xtsPage(seed: string, dir: "enc" | "dec", gpa: number, page: Uint8Array): Uint8Array {
+  const key = new SeededRng(seed).fork("platform/memory-encryption").bytes(64);
+  const iv = Buffer.alloc(16);
+  iv.writeBigUInt64LE(BigInt(gpa), 0);
+  const c = dir === "enc" ? createCipheriv("aes-256-xts", key, iv) : createDecipheriv("aes-256-xts", key, iv);
+  return new Uint8Array(Buffer.concat([c.update(page), c.final()]));
+}
 
 /** A 4 KiB VMSA page image with the given fields (others zero). */
 export function vmsaImage(fields: Partial<VmsaFields>): Uint8Array {
