@@ -171,7 +171,7 @@ async function runDemo(o: DemoOpts, nEvents: number): Promise<Record<string, unk
       const again = await runPlugin(ps, ik, {});
       imageProcs = again.rows.length;
       const same = JSON.stringify(again.rows, big) === JSON.stringify((await runPlugin(ps, k, {})).rows, big);
-      say("dump", `${mib(d.dataBytes)} (all guest RAM outside the agent's region) → ${o.keep ? file : "a temporary LiME file"} at ${mbps.toFixed(0)} MB/s; the image driver reads it back: ps lists ${imageProcs} processes, ${same ? "identical to the live view" : "DIFFERENT from the live view"}`);
+      say("dump", `${mib(d.dataBytes)} (all guest RAM outside the agent's region) → ${o.keep ? file : "a temporary LiME file"} at ${mbps.toFixed(0)} MB/s; the image driver reads it back: ps lists ${imageProcs} processes, ${same ? "identical to the live guest at the time of the dump" : "DIFFERENT from the live guest"}`);
       summary["dump"] = { file: o.keep ? file : null, bytes: d.dataBytes, ms: d.ms, mbPerSecond: mbps, imageProcesses: imageProcs, identical: same };
     } finally {
       await img.close();
