@@ -5,7 +5,7 @@ import { decodeVarint, encodeFrame, v0 } from "../../shared/protocol/index.js";
 import { RMP_PERM, RMP_PERM_RWX } from "../../shared/spec/index.js";
 import { serviceRig, V0Client } from "../testing/harness.js";
 import type { ReportOutcome } from "./core.js";
-import { V0_MAX_REPLY_BYTES } from "./session-v0.js";
+import { V0_MAX_READ_BYTES, V0_MAX_REPLY_BYTES } from "./session-v0.js";
 
 const OK = v0.RequestStatus.REQUEST_SUCCESS;
 const FAILED = v0.RequestStatus.REQUEST_FAILED;
@@ -181,4 +181,16 @@ test("attestation report: bound to the agent's TLS key, FAILED without a provide
   assert.equal(mb!.reply.case, "membdReply");
   const { c: c2 } = rig();
   assert.equal(status(c2.call({ case: "attestReportReq", value: {} })), FAILED);
+});
+
+test("the largest reply the agent gives (a DataReadReq of V0_MAX_READ_BYTES) still fits the client's 8192-byte buffer", () => {
+  const { c } = rig();
+  const r = c.call({ case: "readReq", value: { address: 0x10000n, numBytes: BigInt(V0_MAX_READ_BYTES) } });
+  assert.equal(status(r), OK);
+  assert.equal((r.reply.value as v0.DataReadReply).data.length, V0_MAX_READ_BYTES);
+  c.call({ case: "rpageReq", value: { frameNum: 0x10n } });
+  c.call({ case: "attestReportReq", value: {} });
+  assert.equal(c.io.sentLengths.length, 3);
+  for (const n of c.io.sentLengths) assert.ok(n <= V0_MAX_REPLY_BYTES, `${n}`);
+  assert.ok(c.io.sentLengths[0]! > 8000);
 });

@@ -20,12 +20,15 @@ import { FakeMachine } from "./fake-machine.js";
 
 export class MemoryTransport implements SessionTransport {
   readonly frames: Uint8Array[] = [];
+  /** Length of every frame ever sent (frames are consumed by `take`). */
+  readonly sentLengths: number[] = [];
   closed = false;
   exporterValue: Uint8Array | undefined = new Uint8Array(32).fill(0xee);
   serverSpki: Uint8Array | undefined = Uint8Array.of(0x30, 0x00);
   send(frame: Uint8Array): void {
     if (this.closed) throw new Error("send after close");
     this.frames.push(frame);
+    this.sentLengths.push(frame.length);
   }
   close(): void {
     this.closed = true;
