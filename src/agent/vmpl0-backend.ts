@@ -69,28 +69,49 @@ export class Vmpl0Backend implements MachineBackend {
 
   readPhys(gpa: bigint, len: number): Uint8Array {
     const out = new Uint8Array(len);
-    this.#pages(gpa, len, (at, n, done, shared) => out.set(this.cpu.readPhys(at as Gpa, n, { shared }), done));
+    this.#pages(gpa, len, (at, n, done, shared) => this.cpu.readPhysInto(at as Gpa, out, done, n, { shared }));
     return out;
   }
 
   writePhys(gpa: bigint, data: Uint8Array): void {
-    this.#pages(gpa, data.length, (at, n, done, shared) => this.cpu.writePhys(at as Gpa, data.subarray(done, done + n), { shared }));
+    this.#pages(gpa, data.length, (at, n, done, shared) => this.cpu.writePhysFrom(at as Gpa, data, done, n, { shared }));
   }
 
-  /** Splits at pages; tries the expected encryption first, then the other (a page the guest shared). */
+  /**
+   * Runs of pages with the same expected encryption go to the platform in one call; if
+   * one faults, that run is retried page by page, each page trying the expected
+   * encryption first, then the other (a page the guest has turned shared).
+   */
   #pages(gpa: bigint, len: number, each: (at: bigint, n: number, done: number, shared: boolean) => void): void {
+    let done = 0;
+    while (done < len) {
+      const start = gpa + BigInt(done);
+      const shared = this.facts.isSharedPage(start);
+      let n = Math.min(len - done, Number(P - (start % P)));
+      while (done + n < len && this.facts.isSharedPage(start + BigInt(n)) === shared) n = Math.min(len - done, n + PAGE_SIZE);
+      try {
+        each(start, n, done, shared);
+      } catch (e) {
+        if (!(e instanceof CpuFault)) throw e;
+        this.#pageByPage(start, n, done, each);
+      }
+      done += n;
+    }
+  }
+
+  #pageByPage(gpa: bigint, len: number, base: number, each: (at: bigint, n: number, done: number, shared: boolean) => void): void {
     let done = 0;
     while (done < len) {
       const at = gpa + BigInt(done);
       const n = Math.min(len - done, Number(P - (at % P)));
       const shared = this.facts.isSharedPage(at);
       try {
-        each(at, n, done, shared);
+        each(at, n, base + done, shared);
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
         if (e.code !== "npf") throw new BackendAccessError(at, `guest page refused the access (${e.code})`);
         try {
-          each(at, n, done, !shared);
+          each(at, n, base + done, !shared);
         } catch (e2) {
           if (!(e2 instanceof CpuFault)) throw e2;
           throw new BackendAccessError(at, "guest page is neither private to the guest nor shared");

@@ -12,7 +12,8 @@
  * Continue = restore the page's rights, hold every other vCPU, set RFLAGS.TF on the
  * faulting context, let it run; on its #DB intercept clear TF, re-arm, release. One vCPU
  * steps at a time (a queue). Accesses of the stepped instruction to other armed pages are
- * let through silently. Skip = RIP := guest_nrip when the hardware reported a next RIP;
+ * let through silently. Skip = RIP := guest_nrip when the hardware reported a next RIP
+ * (decode assists);
  * otherwise, for a write, the instruction is stepped and the page's previous contents are
  * written back (the write is denied); for reads and fetches skip then fails.
  */
@@ -58,7 +59,10 @@ export class VmiCore {
   readonly traps = new TrapTable();
   readonly #events = new Map<bigint, OpenEvent>();
   readonly #sessions = new Map<number, SessionPort>();
+  /** Sessions holding a session-scoped pause. */
   readonly #pauseHolders = new Set<number>();
+  /** A pause made with until_resumed: outlives its session, lifted by any resume. */
+  #persistentPause = false;
   readonly #stepper: Stepper;
   #nextEvent = 1n;
   #nextSession = 1;
@@ -90,7 +94,7 @@ export class VmiCore {
     if (!this.#sessions.delete(p.sessionId)) return;
     for (const t of this.traps.ownedBy(p.sessionId)) this.#removeTrap(t.id);
     for (const [id, e] of [...this.#events]) if (e.port === p) this.#continueEvent(id, e);
-    if (this.#pauseHolders.delete(p.sessionId) && this.#pauseHolders.size === 0) this.#setPaused(false);
+    if (this.#pauseHolders.delete(p.sessionId) && !this.paused) this.#setPaused(false);
     this.run.apply();
   }
 
@@ -147,10 +151,15 @@ export class VmiCore {
     if (!this.run.canControl) throw new RequestError(Status.UNIMPLEMENTED, "this backend cannot stop vCPUs");
   }
 
-  pause(p: SessionPort): { stopped: number[]; alreadyStopped: number[] } {
+  /**
+   * Pauses every guest context. Session-scoped (lifted when the session ends) unless
+   * `untilResumed`, which lasts until a resume from any session.
+   */
+  pause(p: SessionPort, untilResumed = false): { stopped: number[]; alreadyStopped: number[] } {
     this.#needControl();
     const already = this.run.stoppedList();
-    this.#pauseHolders.add(p.sessionId);
+    if (untilResumed) this.#persistentPause = true;
+    else this.#pauseHolders.add(p.sessionId);
     this.#setPaused(true);
     this.run.apply();
     const stopped: number[] = [];
@@ -158,18 +167,20 @@ export class VmiCore {
     return { stopped, alreadyStopped: already };
   }
 
+  /** Lifts this session's pause and a persistent one; other sessions' pauses remain. */
   resume(p: SessionPort): { resumed: number[]; stillHeld: number[] } {
     this.#needControl();
     const before = this.run.stoppedList();
     this.#pauseHolders.delete(p.sessionId);
-    if (this.#pauseHolders.size === 0) this.#setPaused(false);
+    this.#persistentPause = false;
+    if (!this.paused) this.#setPaused(false);
     this.run.apply();
     const after = this.run.stoppedList();
     return { resumed: before.filter((v) => !after.includes(v)), stillHeld: after };
   }
 
   get paused(): boolean {
-    return this.#pauseHolders.size > 0;
+    return this.#pauseHolders.size > 0 || this.#persistentPause;
   }
 
   #setPaused(on: boolean): void {

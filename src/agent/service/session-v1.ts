@@ -272,7 +272,7 @@ export class V1Session implements Session, SessionPort {
         return { case: "done", value: create(v1.EmptySchema) };
       }
       case "pause": {
-        const r = core.pause(this);
+        const r = core.pause(this, op.value.untilResumed);
         return { case: "pause", value: create(v1.PauseResponseSchema, { stopped: r.stopped, alreadyStopped: r.alreadyStopped }) };
       }
       case "resume": {

@@ -276,3 +276,21 @@ test("the heartbeat reports traps, stopped vCPUs and counters", () => {
   assert.equal(h.vmpl0StarvedNs, 5n);
   assert.equal(h.agentTimeNs, m.nowNs);
 });
+
+test("pause scope: a session's pause ends with the session; until_resumed outlives it and any owner session resumes it", () => {
+  const { m, core, c } = rig();
+  c.call({ case: "pause", value: {} });
+  c.session.end();
+  assert.ok(m.runnable(0) && m.runnable(1), "session-scoped pause lifted at session end");
+  const a = new V1Client(core);
+  a.call({ case: "pause", value: { untilResumed: true } });
+  a.session.end();
+  assert.ok(!m.runnable(0) && !m.runnable(1), "persistent pause survives its session");
+  const b = new V1Client(core);
+  const held = new V1Client(core);
+  held.call({ case: "pause", value: {} });
+  const r = b.call({ case: "resume", value: {} }).body.value as v1.ResumeResponse;
+  assert.deepEqual(r.resumed, [], "another session's own pause still holds");
+  held.call({ case: "resume", value: {} });
+  assert.ok(m.runnable(0) && m.runnable(1));
+});

@@ -228,6 +228,14 @@ export class FakeCpu implements Cpu {
     this.#m.poke(gpa, data);
   }
 
+  readPhysInto(gpa: Gpa, dst: Uint8Array, dstOffset: number, len: number, opts?: { shared?: boolean }): void {
+    if (dstOffset < 0 || dstOffset + len > dst.length) throw new RangeError("destination range");
+    dst.set(this.readPhys(gpa, len, opts), dstOffset);
+  }
+  writePhysFrom(gpa: Gpa, src: Uint8Array, srcOffset: number, len: number, opts?: { shared?: boolean }): void {
+    this.writePhys(gpa, src.subarray(srcOffset, srcOffset + len), opts);
+  }
+
   pvalidate(gpa: Gpa, _size: 0 | 1, validate: boolean): PvalidateResult {
     this.#m.ops.pvalidate++;
     const e = this.#m.rmp.get(Number(gpa / 4096n));

@@ -162,3 +162,25 @@ test("malformed frames end the session; the agent keeps serving new ones", async
     await w.close();
   }
 });
+
+test("skip: the faulting write is not performed, RIP moves past it (nRIP from decode assists), the guest goes on", async () => {
+  const w = await startWorld();
+  try {
+    const c = await V1TestClient.connect(w.port, w.owner);
+    await c.call({ case: "armTrap", value: { gpa: 0x410000n, access: v1.Access.WRITE } });
+    w.guest.push(1, { kind: "write", gpa: 0x410000n, data: Uint8Array.of(0xcc) }, { kind: "read", gpa: 0x420000n });
+    const ev = (await c.waitEvent((r) => r.body.case === "event")).body.value as v1.Event;
+    const rip = ev.registers!.rip;
+    assert.equal((await c.call({ case: "eventResponse", value: { eventId: ev.eventId, action: v1.EventAction.SKIP } })).status, S.OK);
+    const regs = (await c.call({ case: "getRegisters", value: { vcpus: [1] } })).body.value as v1.RegistersResponse;
+    assert.ok(regs.sets[0]!.rip >= rip + 4n, "RIP moved past the skipped instruction");
+    const mem = await c.call({ case: "readPhys", value: { ranges: [{ addr: 0x410000n, len: 1 }] } });
+    assert.equal((mem.body.value as v1.ReadResponse).chunks[0]!.data[0], 0, "the write did not happen");
+    await waitFor(() => w.guest.done.some((d) => d.action.kind === "read" && d.action.gpa === 0x420000n), 10_000, "the next instruction");
+    assert.equal(w.guest.skipped.length, 1);
+    assert.equal(w.guest.done.filter((d) => d.action.kind === "write").length, 0);
+    c.end();
+  } finally {
+    await w.close();
+  }
+});

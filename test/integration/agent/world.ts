@@ -35,6 +35,9 @@ export class ScriptedGuest implements VcpuProgram {
   readonly queues = new Map<number, GuestAction[]>();
   readonly retired = new Map<number, number>();
   readonly done: { vcpu: number; action: GuestAction }[] = [];
+  readonly skipped: { vcpu: number; action: GuestAction }[] = [];
+  /** RIP of the head action that faulted (it is retried at that RIP, dropped if RIP moved on). */
+  readonly #faultRip = new Map<number, bigint>();
 
   push(vcpu: number, ...a: GuestAction[]): void {
     const q = this.queues.get(vcpu) ?? [];
@@ -43,11 +46,22 @@ export class ScriptedGuest implements VcpuProgram {
   }
 
   step(cpu: Cpu): StepResult {
+    // Decode assists: every scripted instruction is 4 bytes long (so a skip can use nRIP).
+    cpu.setInstructionLength?.(4);
     const q = this.queues.get(cpu.vcpu);
+    const rip = cpu.getReg("rip");
+    const fr = this.#faultRip.get(cpu.vcpu);
+    if (fr !== undefined && fr !== rip && q !== undefined && q.length > 0) {
+      // The agent skipped the faulting instruction (RIP := nRIP): it never happens.
+      this.skipped.push({ vcpu: cpu.vcpu, action: q.shift()! });
+    }
+    this.#faultRip.delete(cpu.vcpu);
     const a = q?.[0];
     if (a !== undefined && a.kind !== "spin") {
+      this.#faultRip.set(cpu.vcpu, rip);
       if (a.kind === "read") cpu.readPhys(a.gpa as Gpa, 8);
       else cpu.writePhys(a.gpa as Gpa, a.data ?? Uint8Array.of(1));
+      this.#faultRip.delete(cpu.vcpu);
       q!.shift();
       this.done.push({ vcpu: cpu.vcpu, action: a });
     }
