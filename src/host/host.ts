@@ -32,6 +32,8 @@ export interface HostOptions {
   readonly scheduler?: {
     readonly guestBudget?: number;
     readonly sliceMs?: number;
+    readonly latencyBudget?: number;
+    readonly lingerMs?: number;
     readonly agentBudget?: number;
     readonly pausedRetryMs?: number;
     readonly haltMs?: number;

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { ManualClock, gpa } from "../shared/base/index.js";
 import { AGENT_YIELD, MSR_GHCB, SEVEN_RUN_REASON, encodePscReq, encodeSevInfoResp, encodeTerminateReq, GHCB_PSC_OP } from "../shared/spec/index.js";
 import { CpuFault } from "../platform/index.js";
+import { HostError } from "./errors.js";
 import { testWorld } from "./testing/test-world.js";
 
 const T0 = Date.parse("2026-01-15T12:00:00Z");
@@ -26,7 +27,7 @@ test("boot: VMPL0 runs first on every vCPU with BOOT, then VMPL1 gets time slice
   assert.equal(w.agent.runs.length, 2, "no agent work after boot: VMPL0 is not run again");
 });
 
-test("a VMPL-permission #NPF is forwarded: VMPL0 runs with NPF_FORWARD on that vCPU", () => {
+test("a VMPL-permission #NPF is forwarded: VMPL0 runs with NPF_FORWARD on that vCPU, right after the exit", () => {
   const w = testWorld({ vcpus: 2 });
   w.host.round();
   let touched = false;
@@ -37,13 +38,16 @@ test("a VMPL-permission #NPF is forwarded: VMPL0 runs with NPF_FORWARD on that v
     }
     return undefined;
   };
-  w.host.round(); // guest faults
+  const runs = w.agent.runs.length;
+  w.host.round(); // the guest faults, and VMPL0 runs in the same round
   assert.equal(w.host.counters()["npf.forwarded"], 1);
-  w.host.round(); // agent runs with the forward
+  assert.equal(w.agent.runs.length, runs + 1);
   const last = w.agent.runs.at(-1)!;
   assert.equal(last.vcpu, 1);
   assert.equal(last.reasons & SEVEN_RUN_REASON.NPF_FORWARD, SEVEN_RUN_REASON.NPF_FORWARD);
   assert.equal(w.agent.forgedForwards, 0, "the VMPL1 VMSA's hardware exit code confirms the fault");
+  w.host.round();
+  assert.equal(w.agent.runs.length, runs + 1, "delivered once");
 });
 
 test("the agent pauses on a forwarded #NPF: VMRUN refuses the paused VMSA, all-paused fires once", () => {
@@ -310,4 +314,118 @@ test("no SEV: no agent, VMPL1 runs from the first round; the host's own pause st
   w.host.setGuestRunnable(0, true);
   w.host.round();
   assert.ok(retired1(w, 0) > before[0]!);
+});
+
+/** Makes the guest on `vcpu` touch the agent's page once (a forwarded #NPF: VMPL0 runs on that vCPU). */
+function faultOnce(w: ReturnType<typeof testWorld>, vcpu: number): void {
+  let done = false;
+  w.guest.script = (cpu) => {
+    if (cpu.vcpu === vcpu && !done) {
+      done = true;
+      cpu.readPhys(w.layout.config, 8);
+    }
+    return undefined;
+  };
+}
+
+test("slices are short while a context is held at an event, and long again once it is released", () => {
+  const clock = new ManualClock(T0);
+  const w = testWorld({ vcpus: 2, clock, scheduler: { guestBudget: 4000, latencyBudget: 32 } });
+  w.host.round();
+  let r = retired1(w, 1);
+  w.host.round();
+  assert.equal(retired1(w, 1) - r, 4000, "nothing waits: a full slice");
+  w.agent.holdVcpus.add(0);
+  w.agent.timerNs = 1_000_000n; // the held vCPU's agent asks to be woken in 1 ms
+  faultOnce(w, 0);
+  w.host.round(); // vCPU 0 faults; its agent holds it
+  w.agent.timerNs = 0n;
+  assert.deepEqual(w.host.guestStates(), ["held", "runnable"]);
+  for (let i = 0; i < 3; i++) {
+    r = retired1(w, 1);
+    w.host.round();
+    assert.equal(retired1(w, 1) - r, 32, "an event is open: short slices on the other vCPU");
+  }
+  assert.ok((w.host.counters()["scheduler.short-slices"] ?? 0) >= 3);
+  w.agent.holdVcpus.delete(0);
+  clock.advance(1); // the agent's timer: it runs on vCPU 0 and no longer holds
+  w.host.round();
+  assert.deepEqual(w.host.guestStates(), ["runnable", "runnable"]);
+  r = retired1(w, 1);
+  w.host.round();
+  assert.equal(retired1(w, 1) - r, 4000, "back to full slices");
+});
+
+test("NIC traffic keeps slices short for lingerMs", () => {
+  const clock = new ManualClock(T0);
+  const w = testWorld({ vcpus: 1, clock, scheduler: { guestBudget: 4000, latencyBudget: 16, lingerMs: 5 } });
+  w.host.round();
+  w.agent.nicMode = "sink";
+  w.host.nic!.injectSession([new Uint8Array(10)]); // relayed bytes (no socket needed)
+  let r = retired1(w, 0);
+  w.host.round();
+  assert.equal(retired1(w, 0) - r, 16);
+  clock.advance(4);
+  r = retired1(w, 0);
+  w.host.round();
+  assert.equal(retired1(w, 0) - r, 16, "within lingerMs of the traffic");
+  clock.advance(2);
+  r = retired1(w, 0);
+  w.host.round();
+  assert.equal(retired1(w, 0) - r, 4000, "quiet again");
+});
+
+test("a held context whose VMSA bit the agent sets again from another vCPU runs at once, without its own VMPL0", () => {
+  const w = testWorld({ vcpus: 2 });
+  w.host.round();
+  // vCPU 1 faults; its agent clears its VMSA bit and holds it (as at an event).
+  w.agent.holdVcpus.add(1);
+  w.agent.vmsaBitRequests.push([1, false]);
+  faultOnce(w, 1);
+  w.host.round();
+  assert.deepEqual(w.host.guestStates(), ["runnable", "held"]);
+  const held = retired1(w, 1);
+  w.host.round();
+  assert.equal(retired1(w, 1), held);
+  // The answer arrives through vCPU 0's agent (here: its own forwarded fault), which sets the bit.
+  const runsOn1 = w.agent.runs.filter((x) => x.vcpu === 1).length;
+  w.agent.vmsaBitRequests.push([1, true]);
+  faultOnce(w, 0);
+  w.host.round();
+  assert.equal(w.host.counters()["scheduler.released"], 1);
+  assert.ok(retired1(w, 1) > held, "vCPU 1 ran in the same round (kicked)");
+  assert.equal(w.host.counters()["scheduler.kicks"], 1);
+  assert.equal(w.agent.runs.filter((x) => x.vcpu === 1).length, runsOn1, "without VMPL0 running on vCPU 1");
+  assert.deepEqual(w.host.guestStates(), ["runnable", "runnable"]);
+});
+
+test("paused contexts are not VMRUN again while their VMSA bit stays clear, only once it is set (or on the retry timer)", () => {
+  const clock = new ManualClock(T0);
+  const w = testWorld({ vcpus: 2, clock, scheduler: { pausedRetryMs: 1000 } });
+  w.host.round();
+  w.agent.pauseRequest = "pause";
+  w.agent.flags = AGENT_YIELD.MORE_WORK;
+  faultOnce(w, 0);
+  for (let i = 0; i < 3; i++) w.host.round();
+  assert.deepEqual(w.host.guestStates(), ["paused", "paused"]);
+  const refused = w.host.counters()["exit.vmpl1.invalid"] ?? 0;
+  const runs = w.agent.runs.length;
+  for (let i = 0; i < 10; i++) w.host.round();
+  assert.ok(w.agent.runs.length >= runs + 10, "the agent keeps running (MORE_WORK)");
+  assert.equal(w.host.counters()["exit.vmpl1.invalid"] ?? 0, refused, "no VMRUN the hardware would refuse");
+  clock.advance(1000);
+  w.host.round();
+  assert.equal(w.host.counters()["exit.vmpl1.invalid"], refused + 2, "the retry timer still tries");
+  w.agent.flags = 0n;
+  w.agent.pauseRequest = "resume";
+  const before = [retired1(w, 0), retired1(w, 1)];
+  w.host.round();
+  w.host.round();
+  assert.deepEqual(w.host.guestStates(), ["runnable", "runnable"]);
+  assert.ok(retired1(w, 0) > before[0]! && retired1(w, 1) > before[1]!);
+});
+
+test("latencyBudget and lingerMs are checked", () => {
+  assert.throws(() => testWorld({ scheduler: { latencyBudget: 0 } }), (e: unknown) => e instanceof HostError && e.code === "BAD_OPTION");
+  assert.throws(() => testWorld({ scheduler: { lingerMs: -1 } }), (e: unknown) => e instanceof HostError && e.code === "BAD_OPTION");
 });

@@ -7,11 +7,29 @@
  *  2. then its VMPL1 context gets a time slice (VMRUN with an instruction budget) and its
  *     exit is handled: #NPF with the VMPL bit → forwarded; #DB → forwarded; VMGEXIT → the
  *     GHCB handler; HLT → idle until a timer tick; VMEXIT_INVALID → the context is paused
- *     (its VMSA bit is clear): not tried again until the agent has run or a retry timer;
+ *     (its VMSA bit is clear): not tried again until the RMP shows the bit set after the
+ *     agent ran, or on a retry timer;
  *     SHUTDOWN → that vCPU's guest is dead.
- * The loop yields to the Node event loop between rounds (setImmediate; when nothing is
- * runnable it sleeps until the next timer or a wake-up from the NIC). When every VMPL1
- * context is paused, held or dead, `onAllPaused` is called once (again after one runs).
+ * A forwarded fault or a run-at-VMPL0 call runs VMPL0 on that vCPU right after the exit, as
+ * a hypervisor switching VMPLs on one vCPU would (not after the other vCPUs' slices).
+ * A context the agent held (HOLDING) is released as soon as its VMSA's RMP VMSA bit, clear
+ * when the hold began, is set again (the agent resumed it from another vCPU: the event was
+ * answered); a paused one is tried again only once that bit is set, or on its retry timer.
+ *
+ * The agent releasing a held context (an answered event) makes that context's slice run at
+ * once, as an IPI would ("kick"), ahead of the socket writes of the same turn.
+ *
+ * Latency: while anything waits on the agent or the network — a VMPL1 context held or
+ * paused by the agent (an open event, a single step), agent work, relayed bytes in flight,
+ * or NIC traffic in the last `lingerMs` — VMPL1 slices are short (`latencyBudget`) and the
+ * loop also yields to the event loop between two vCPUs' turns; NIC data found there runs
+ * VMPL0 on the NIC's vCPU at once, as an interrupt would. Otherwise slices are long and the
+ * guest keeps its throughput. The loop yields to the Node event loop between rounds
+ * (setImmediate when something ran; otherwise it sleeps until the next timer or a wake-up
+ * from the NIC, which is immediate). The relay's socket writes of a turn go out together
+ * (`NicRelay.flush`) before the next slice.
+ * When every VMPL1 context is paused, held or dead, `onAllPaused` is called once (again
+ * after one runs).
  *
  * Adversary switches that act on scheduling live here too: starve or delay VMPL0, forge
  * #NPF forwards, inject interrupts, VMRUN paused contexts anyway, read/write private memory.
@@ -55,6 +73,8 @@ interface VcpuState {
   agentNeedSince: number | undefined;
   /** Stopped by the host itself (the --no-sev baseline's pause, KVMi-style). */
   hostStopped: boolean;
+  /** The RMP VMSA bit of the VMPL1 VMSA when the agent said HOLDING (see #recheckStopped). */
+  heldBit: boolean;
 }
 
 export interface SchedulerOptions {
@@ -79,6 +99,13 @@ export interface SchedulerOptions {
    * default (fixed budgets keep the interleaving of vCPUs deterministic).
    */
   readonly sliceMs?: number;
+  /**
+   * VMPL1 instructions per slice while something waits on the agent or the network (held or
+   * paused contexts, agent work, relayed bytes in flight, recent NIC traffic); default 32.
+   */
+  readonly latencyBudget?: number;
+  /** How long slices stay short after the last relayed bytes (ms, default 10; 0: not at all). */
+  readonly lingerMs?: number;
   /** VMPL0 instructions per VMRUN (default 100000). */
   readonly agentBudget?: number;
   /** How long a paused context waits before it is tried again without the agent running (ms, default 50). */
@@ -100,6 +127,8 @@ export type StopReason =
 /** How many VMRUNs one agent turn may take in one round (guest requests inside a turn). */
 const MAX_AGENT_VMRUNS_PER_ROUND = 16;
 const IDLE_MAX_MS = 100;
+const DEFAULT_LATENCY_BUDGET = 32;
+const DEFAULT_LINGER_MS = 10;
 
 export class Scheduler {
   readonly #o: SchedulerOptions;
@@ -108,6 +137,11 @@ export class Scheduler {
   readonly #sliceMs: number | undefined;
   /** Measured VMPL1 instructions per host millisecond (sliceMs mode). */
   #rate = 0;
+  readonly #latencyBudget: number;
+  readonly #lingerMs: number;
+  /** The NIC's activity count last seen, and when it last changed (clock ms). */
+  #nicActivity = 0;
+  #nicActiveAt = Number.NEGATIVE_INFINITY;
   readonly #agentBudget: number;
   readonly #nicVcpu: number;
   readonly #startedAt: number;
@@ -121,6 +155,9 @@ export class Scheduler {
   #storm = false;
   /** Set by inject-interrupt vmpl=0 when it picked the NIC's vCPU. */
   #spuriousNic = false;
+  /** Contexts the agent released from another vCPU, not run since (see #kick). */
+  readonly #released = new Set<number>();
+  #kicking = false;
   lastPrivateRead: PrivateReadObservation | undefined;
 
   constructor(o: SchedulerOptions) {
@@ -128,6 +165,9 @@ export class Scheduler {
     this.#guestBudget = positive(o.guestBudget ?? 4000, "guestBudget");
     if (o.sliceMs !== undefined && !(o.sliceMs > 0)) throw new HostError("BAD_OPTION", `sliceMs must be positive (got ${o.sliceMs})`);
     this.#sliceMs = o.sliceMs;
+    this.#latencyBudget = positive(o.latencyBudget ?? DEFAULT_LATENCY_BUDGET, "latencyBudget");
+    if (o.lingerMs !== undefined && !(o.lingerMs >= 0)) throw new HostError("BAD_OPTION", `lingerMs must not be negative (got ${o.lingerMs})`);
+    this.#lingerMs = o.lingerMs ?? DEFAULT_LINGER_MS;
     this.#agentBudget = positive(o.agentBudget ?? 100_000, "agentBudget");
     this.#nicVcpu = o.nicVcpu ?? 0;
     if (!Number.isInteger(this.#nicVcpu) || this.#nicVcpu < 0 || this.#nicVcpu >= o.layout.vcpus) {
@@ -147,6 +187,7 @@ export class Scheduler {
       guestCall: false,
       agentNeedSince: undefined,
       hostStopped: false,
+      heldBit: false,
     }));
   }
 
@@ -206,9 +247,22 @@ export class Scheduler {
 
   async #run(): Promise<void> {
     while (this.#running) {
-      let busy: boolean;
+      let busy = false;
       try {
-        busy = this.round();
+        const now = this.#roundBegin();
+        for (let v = 0; v < this.#v.length && this.#running; v++) {
+          // While something waits on the agent or the network, the event loop also gets in
+          // between two vCPUs' turns (socket data, the agent's TLS write completions).
+          if (v > 0 && this.#waiting(now) && this.#hasTurn(v, this.#o.clock.now())) {
+            await new Promise<void>((r) => setImmediate(r));
+            if (!this.#running) break;
+            busy = this.#nicInterrupt(this.#o.clock.now()) || busy;
+            if (this.#ended()) break;
+          }
+          busy = this.#roundVcpu(v, v === 0 ? now : this.#o.clock.now()) || busy;
+          if (this.#ended()) break;
+        }
+        this.#roundEnd();
       } catch (e) {
         this.#end({ kind: "error", error: e });
         break;
@@ -255,6 +309,18 @@ export class Scheduler {
 
   /** Runs one round synchronously; returns whether any context ran. */
   round(): boolean {
+    const now = this.#roundBegin();
+    let busy = false;
+    for (let v = 0; v < this.#v.length; v++) {
+      busy = this.#roundVcpu(v, now) || busy;
+      if (this.#ended()) break;
+    }
+    this.#roundEnd();
+    return busy;
+  }
+
+  /** The start of a round: the adversary's turn, the NIC pumped, its work noted. */
+  #roundBegin(): number {
     const o = this.#o;
     const now = o.clock.now();
     this.#round++;
@@ -262,31 +328,126 @@ export class Scheduler {
     this.#adversaryRound();
     o.nic?.pump();
     if (o.nic !== undefined && o.agent && o.nic.agentWork()) this.#v[this.#nicVcpu]!.agentReasons |= SEVEN_RUN_REASON.NIC;
+    if (o.nic !== undefined && o.nic.activity !== this.#nicActivity) {
+      this.#nicActivity = o.nic.activity;
+      this.#nicActiveAt = now;
+    }
+    return now;
+  }
+
+  /** One vCPU's part of a round: VMPL0 if the agent has work, then a VMPL1 slice. */
+  #roundVcpu(v: number, now: number): boolean {
+    const s = this.#v[v]!;
     let busy = false;
-    for (let v = 0; v < this.#v.length; v++) {
-      const s = this.#v[v]!;
-      if (!s.agentDead) {
-        if (s.agentWakeAt !== undefined && now >= s.agentWakeAt) {
-          s.agentWakeAt = undefined;
-          s.agentReasons |= SEVEN_RUN_REASON.TIMER;
-        }
-        if (this.#agentNeeded(s)) {
-          s.agentNeedSince ??= now;
-          if (this.#vmpl0Allowed(s, now)) {
-            this.#agentTurn(v, s, now);
-            busy = true;
-          }
-        } else {
-          s.agentNeedSince = undefined;
-        }
-        if (this.#ended()) return busy;
+    if (!s.agentDead) {
+      if (s.agentWakeAt !== undefined && now >= s.agentWakeAt) {
+        s.agentWakeAt = undefined;
+        s.agentReasons |= SEVEN_RUN_REASON.TIMER;
       }
-      if (this.#guestRunnable(s, now)) busy = this.#guestSlice(v, s, now) || busy;
+      busy = this.#serveAgent(v, s, now);
+      if (this.#ended()) return busy;
+      busy = this.#kick(v, now) || busy;
       if (this.#ended()) return busy;
     }
-    this.#storm = false;
-    this.#checkAllPaused();
+    busy = this.#guestTurn(v, s, now) || busy;
+    this.#o.nic?.flush();
     return busy;
+  }
+
+  /**
+   * A VMPL1 slice if the context may run; a fault it forwards goes to VMPL0 right away.
+   * What the agent sent goes to the sockets first — unless the agent has just released this
+   * context (an answered event: its single step), which then runs before the writes (they
+   * can wait one instruction).
+   */
+  #guestTurn(v: number, s: VcpuState, now: number): boolean {
+    const released = this.#released.delete(v);
+    if (!this.#guestRunnable(s, now)) return false;
+    if (!released) this.#o.nic?.flush();
+    let busy = this.#guestSlice(v, s, now);
+    if (this.#ended()) return busy;
+    // The exit forwarded a fault or asked for VMPL0: switch to VMPL0 on this vCPU now.
+    if (!s.agentDead && (s.guestCall || (s.agentReasons & FORWARDS) !== 0n)) {
+      busy = this.#serveAgent(v, s, now) || busy;
+      if (!this.#ended()) busy = this.#kick(v, now) || busy;
+    }
+    return busy;
+  }
+
+  /**
+   * Contexts the agent on vCPU `v` released on other vCPUs (the answer to an event, a
+   * single step to take) run now, as an IPI would make them, not after the rest of the round.
+   */
+  #kick(v: number, now: number): boolean {
+    if (this.#kicking) return false; // not nested: the rest run in their own turns
+    this.#kicking = true;
+    let busy = false;
+    try {
+      for (const u of [...this.#released]) {
+        if (u === v) continue;
+        const t = this.#v[u]!;
+        if (t.agentReasons !== 0n || t.guestCall) continue; // its VMPL0 comes first, in its turn
+        this.#o.counters.inc("scheduler.kicks");
+        busy = this.#guestTurn(u, t, now) || busy;
+        if (this.#ended()) break;
+      }
+    } finally {
+      this.#kicking = false;
+    }
+    return busy;
+  }
+
+  /**
+   * Between two vCPUs' turns (after the event loop ran): bytes that arrived for the agent
+   * run VMPL0 on the NIC's vCPU now, as an interrupt would, not after the rest of the round.
+   */
+  #nicInterrupt(now: number): boolean {
+    const o = this.#o;
+    if (o.nic === undefined || !o.agent) return false;
+    o.nic.pump();
+    if (o.nic.activity !== this.#nicActivity) {
+      this.#nicActivity = o.nic.activity;
+      this.#nicActiveAt = now;
+    }
+    if (!o.nic.agentWork()) return false;
+    const s = this.#v[this.#nicVcpu]!;
+    if (s.agentDead) return false;
+    s.agentReasons |= SEVEN_RUN_REASON.NIC;
+    o.counters.inc("scheduler.nic-interrupts");
+    let busy = this.#serveAgent(this.#nicVcpu, s, now);
+    if (this.#ended()) return busy;
+    busy = this.#kick(this.#nicVcpu, now) || busy;
+    // The NIC's own context, if the agent just released it, returns to VMPL1 as after an interrupt.
+    if (!this.#ended() && this.#released.has(this.#nicVcpu)) busy = this.#guestTurn(this.#nicVcpu, s, now) || busy;
+    o.nic.flush();
+    return busy;
+  }
+
+  #roundEnd(): void {
+    this.#storm = false;
+    if (!this.#ended()) this.#checkAllPaused();
+    this.#o.nic?.flush();
+  }
+
+  /** Runs VMPL0 on `v` if the agent has work and the adversary lets it; true if it ran. */
+  #serveAgent(v: number, s: VcpuState, now: number): boolean {
+    if (!this.#agentNeeded(s)) {
+      s.agentNeedSince = undefined;
+      return false;
+    }
+    s.agentNeedSince ??= now;
+    if (!this.#vmpl0Allowed(s, now)) return false;
+    const held = s.guest === "held";
+    this.#agentTurn(v, s, now);
+    if (held && s.guest === "runnable") this.#released.add(v);
+    return true;
+  }
+
+  /** Whether vCPU `v` has anything to run in its turn now. */
+  #hasTurn(v: number, now: number): boolean {
+    const s = this.#v[v]!;
+    if (!s.agentDead && (this.#agentNeeded(s) || (s.agentWakeAt !== undefined && now >= s.agentWakeAt))) return true;
+    return this.#guestRunnable(s, now);
   }
 
   #agentNeeded(s: VcpuState): boolean {
@@ -347,8 +508,34 @@ export class Scheduler {
       if (i === MAX_AGENT_VMRUNS_PER_ROUND - 1) s.agentInTurn = true;
     }
     if (onNic) o.nic!.afterAgentRun();
-    // The agent may have resumed paused contexts: try them again.
-    for (const t of this.#v) if (t.guest === "paused") t.guestRetryAt = 0;
+    this.#recheckStopped();
+  }
+
+  /**
+   * After VMPL0 ran: the agent may have resumed contexts, on this vCPU or another. The RMP
+   * (which the host may read) says so: a paused context whose VMSA bit is set again is
+   * tried now (else it waits for its retry timer: no VMRUN that hardware would refuse), and
+   * a held one whose bit was clear when the agent said HOLDING and is set now was released
+   * (an answered event, the step of another vCPU done) — without waiting for VMPL0 to run on
+   * that vCPU to say so.
+   */
+  #recheckStopped(): void {
+    for (let u = 0; u < this.#v.length; u++) {
+      const t = this.#v[u]!;
+      if (t.guest === "paused") {
+        if (this.#vmsaBit(u)) t.guestRetryAt = 0;
+      } else if (t.guest === "held" && !t.heldBit && this.#vmsaBit(u)) {
+        t.guest = "runnable";
+        this.#o.counters.inc("scheduler.released");
+        this.#released.add(u);
+      }
+    }
+  }
+
+  /** The RMP VMSA bit of vCPU `v`'s VMPL1 VMSA (true without SEV: nothing to read). */
+  #vmsaBit(v: number): boolean {
+    const hv = this.#o.hv;
+    return !hv.sev || hv.rmpRead(this.#o.layout.vmsa1[v]!).vmsa;
   }
 
   /** Handles one VMPL0 exit; returns true to VMRUN VMPL0 again in this turn. */
@@ -364,7 +551,7 @@ export class Scheduler {
             // Booted: the first yield that asks for nothing more (the agent yields MORE_WORK while it boots).
             if (!s.agentMoreWork) s.agentBooted = true;
             if ((r.flags & AGENT_YIELD.TX_PENDING) !== 0n) o.nic?.pump();
-            this.#hold(s, (r.flags & AGENT_YIELD.HOLDING) !== 0n);
+            this.#hold(v, s, (r.flags & AGENT_YIELD.HOLDING) !== 0n);
             s.agentWakeAt = r.delayNs > 0n ? now + Number(r.delayNs) / 1e6 : undefined;
             return false;
           case "run-vmpl":
@@ -374,7 +561,7 @@ export class Scheduler {
             }
             s.agentFresh = true;
             s.agentBooted = true;
-            this.#hold(s, false);
+            this.#hold(v, s, false);
             return false;
           case "terminate":
             this.#terminate(v, 0, r.reasonSet, r.reason);
@@ -405,9 +592,14 @@ export class Scheduler {
     }
   }
 
-  #hold(s: VcpuState, holding: boolean): void {
-    if (holding) s.guest = s.guest === "dead" ? "dead" : "held";
-    else if (s.guest === "held") s.guest = "runnable";
+  #hold(v: number, s: VcpuState, holding: boolean): void {
+    if (holding) {
+      if (s.guest === "dead") return;
+      s.guest = "held";
+      s.heldBit = this.#vmsaBit(v);
+    } else if (s.guest === "held") {
+      s.guest = "runnable";
+    }
   }
 
   /** Writes the run reasons into the agent's GHCB (sw_exit_info_2): a hint, never trusted. */
@@ -423,7 +615,7 @@ export class Scheduler {
   /** One time slice of a VMPL1 context; returns whether it retired anything. */
   #guestSlice(v: number, s: VcpuState, now: number): boolean {
     const o = this.#o;
-    const budget = this.#storm ? 1 : this.#sliceBudget();
+    const budget = this.#storm ? 1 : this.#sliceBudget(now);
     const t0 = this.#sliceMs !== undefined ? performance.now() : 0;
     const exit = o.hv.vmrun(v, o.layout.vmsa1[v]!, budget);
     if (this.#sliceMs !== undefined && exit.retired >= 16) {
@@ -481,9 +673,29 @@ export class Scheduler {
     return exit.retired > 0;
   }
 
-  #sliceBudget(): number {
-    if (this.#sliceMs === undefined || this.#rate === 0) return this.#guestBudget;
-    return Math.max(64, Math.min(this.#guestBudget, Math.round(this.#rate * this.#sliceMs)));
+  #sliceBudget(now: number): number {
+    const full = this.#sliceMs === undefined || this.#rate === 0 ? this.#guestBudget : Math.max(64, Math.min(this.#guestBudget, Math.round(this.#rate * this.#sliceMs)));
+    if (full > this.#latencyBudget && this.#waiting(now)) {
+      this.#o.counters.inc("scheduler.short-slices");
+      return this.#latencyBudget;
+    }
+    return full;
+  }
+
+  /**
+   * Whether something waits on the agent or the network: a context the agent holds or
+   * paused (an open event, a step), agent work not done yet, relayed bytes in flight, or
+   * NIC traffic within `lingerMs`.
+   */
+  #waiting(now: number): boolean {
+    const o = this.#o;
+    if (!o.agent) return false;
+    for (const s of this.#v) {
+      if (s.guest === "held" || s.guest === "paused") return true;
+      if (!s.agentDead && this.#agentNeeded(s)) return true;
+    }
+    if (now - this.#nicActiveAt < this.#lingerMs) return true;
+    return o.nic?.inFlight() ?? false;
   }
 
   #terminate(vcpu: number, vmpl: number, reasonSet: number, reason: number): void {
@@ -554,6 +766,9 @@ export class Scheduler {
     }
   }
 }
+
+/** Exits that VMPL0 must see: forwarded VMPL-permission #NPFs and single-step #DBs. */
+const FORWARDS = SEVEN_RUN_REASON.NPF_FORWARD | SEVEN_RUN_REASON.DB_FORWARD;
 
 const REASON_NAMES: readonly (readonly [bigint, string])[] = [
   [SEVEN_RUN_REASON.BOOT, "boot"],

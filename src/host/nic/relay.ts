@@ -8,6 +8,15 @@
  * scheduler round; a socket whose write buffer is over its high-water mark stops the
  * draining (the record stays in the ring, so the agent sees a full ring) until it drains.
  *
+ * Copies and system calls: one drain reads everything the agent has published with one
+ * host read (two at the ring's end) and hands the sockets views of that copy. What the
+ * drains of one synchronous stretch of scheduling (a round) send to a connection stays
+ * corked until `flush()` (the scheduler calls it before a long guest slice) or, at the
+ * latest, the microtask after that stretch: one writev per connection, and one more per
+ * TX_COALESCE_BYTES. One fill of the RX ring is staged in a reused buffer and written with
+ * one host write (two at the ring's end), headers included. The adversary stages still see
+ * one item per record.
+ *
  * Connection ids: the lowest id ≥ 1 not in use; an id is in use from OPEN until both sides
  * have sent CLOSE (the host replies CLOSE to the agent's CLOSE), so an id is never reused
  * while the other side may still send records for the old connection.
@@ -20,13 +29,15 @@ import type { NicLayout, NicRecordKind } from "../../shared/spec/index.js";
 import type { RelayAdversary, RelayItem, Stage } from "../adversary/stream.js";
 import { HostError } from "../errors.js";
 import type { Counters, HostLog } from "../observe.js";
-import { NicRings, RECORD_HEADER_SIZE, checkCounters, decodeRecordHeader, encodeRecordHeader } from "./ring.js";
+import { NicRings, RECORD_HEADER_SIZE, checkCounters, decodeRecordHeaderAt, writeRecordHeader } from "./ring.js";
 import type { SharedMemory } from "./ring.js";
 
 /** Bytes queued for the RX ring per connection before its socket is paused. */
 export const RX_QUEUE_HIGH_WATER = 256 * 1024;
 /** Socket write-buffer size above which TX draining waits for 'drain'. */
 export const TX_SOCKET_HIGH_WATER = 1 << 20;
+/** Corked bytes of one connection after which a drain flushes them (one writev each). */
+export const TX_COALESCE_BYTES = 256 * 1024;
 
 interface QueuedRecord {
   kind: NicRecordKind;
@@ -74,6 +85,13 @@ export class NicRelay {
   /** TX bytes consumed since the agent last ran (TX_SPACE hint). */
   #txFreed = false;
   #txBlocked = false;
+  #draining = false;
+  /** Sockets corked since the last flush, with the bytes not flushed yet. */
+  #corked: Map<Socket, number> | undefined;
+  /** Reused staging buffer of one RX fill (headers and payloads as they go into the ring). */
+  #rxStage: Uint8Array | undefined;
+  /** Bumped whenever bytes move in either direction (socket data, RX records, TX records). */
+  #activity = 0;
   #rr = 0;
   #closed = false;
 
@@ -127,6 +145,22 @@ export class NicRelay {
     return this.#sockets.size;
   }
 
+  /** Changes whenever bytes moved either way (the scheduler keeps slices short while it does). */
+  get activity(): number {
+    return this.#activity;
+  }
+
+  /**
+   * Whether relayed bytes are on their way: records queued for the RX ring, RX bytes the
+   * agent has not consumed, TX bytes the host has not drained, or the agent's TX_PENDING.
+   */
+  inFlight(): boolean {
+    if (this.#rxProd !== this.#rxConsSeen || this.#txBlocked) return true;
+    for (const c of this.#conns.values()) if (c.queue.length > 0) return true;
+    if (this.#txProdSeen !== this.#txCons) return true;
+    return (this.#agentFlags() & NIC_AGENT_FLAGS.TX_PENDING) !== 0;
+  }
+
   // ------------------------------------------------------------------ scheduler side
 
   /** Moves queued records into the RX ring and drains the TX ring to the sockets. */
@@ -157,6 +191,17 @@ export class NicRelay {
   afterAgentRun(): void {
     this.#txFreed = false;
     this.pump();
+  }
+
+  /** Hands what the drains corked to the kernel: one writev per connection. */
+  flush(): void {
+    const corked = this.#corked;
+    if (corked === undefined) return;
+    this.#corked = undefined;
+    for (const [s, pending] of corked) {
+      s.uncork();
+      if (pending > 0) this.#o.counters.inc("nic.tx.socket-writes");
+    }
   }
 
   /** Opens a connection towards the agent that no TCP client made (session replay). */
@@ -197,8 +242,10 @@ export class NicRelay {
         return;
       }
       this.#o.counters.inc("nic.rx.socket-bytes", chunk.length);
+      this.#activity++;
+      // Views: the socket hands over a fresh buffer per read, and nothing writes into it.
       const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      for (let o = 0; o < bytes.length; o += NIC_MAX_RECORD) c.rx({ kind: "data", payload: bytes.slice(o, o + NIC_MAX_RECORD) });
+      for (let o = 0; o < bytes.length; o += NIC_MAX_RECORD) c.rx({ kind: "data", payload: bytes.subarray(o, o + NIC_MAX_RECORD) });
       if (c.queued > RX_QUEUE_HIGH_WATER && !socket.isPaused()) {
         socket.pause();
         this.#o.counters.inc("nic.rx.socket-paused");
@@ -266,7 +313,36 @@ export class NicRelay {
       this.#o.counters.inc("nic.tx.discarded", item.payload.length);
       return;
     }
+    if (!this.#draining) {
+      // Outside a drain (a delayed item): on its own.
+      s.write(item.payload);
+      this.#o.counters.inc("nic.tx.socket-writes");
+      return;
+    }
+    let corked = this.#corked;
+    if (corked === undefined) {
+      corked = this.#corked = new Map();
+      queueMicrotask(() => this.flush());
+    }
+    let pending = corked.get(s);
+    if (pending === undefined) {
+      s.cork();
+      pending = 0;
+    }
     s.write(item.payload);
+    pending += item.payload.length;
+    if (pending >= TX_COALESCE_BYTES) {
+      s.uncork();
+      s.cork();
+      pending = 0;
+      this.#o.counters.inc("nic.tx.socket-writes");
+    }
+    corked.set(s, pending);
+  }
+
+  /** What a socket has not handed to the kernel, less what is corked since the last flush. */
+  #backlog(s: Socket): number {
+    return s.writableLength - (this.#corked?.get(s) ?? 0);
   }
 
   #enqueue(c: Conn, kind: NicRecordKind, payload: Uint8Array): void {
@@ -302,10 +378,12 @@ export class NicRelay {
     const size = this.rings.size("rx");
     const cons = this.#readRxCons();
     let free = size - (this.#rxProd - cons);
-    const start = this.#rxProd;
     const live = [...this.#conns.values()].filter((c) => c.queue.length > 0);
+    if (live.length === 0) return;
+    const stage = (this.#rxStage ??= new Uint8Array(size));
+    let n = 0;
     let progressed = true;
-    while (progressed && live.length > 0 && free > RECORD_HEADER_SIZE) {
+    while (progressed && free > RECORD_HEADER_SIZE) {
       progressed = false;
       for (let k = 0; k < live.length; k++) {
         const c = live[(this.#rr + k) % live.length]!;
@@ -313,36 +391,38 @@ export class NicRelay {
         if (head === undefined) continue;
         const room = free - RECORD_HEADER_SIZE;
         if (room < 0 || (head.kind !== NIC_RECORD_KIND.DATA && head.payload.length > room) || room === 0) continue;
-        const n = Math.min(head.payload.length, room);
-        this.#putRecord(c.id, head.kind, head.payload.subarray(0, n));
-        free -= RECORD_HEADER_SIZE + n;
-        c.queued -= n;
-        if (n === head.payload.length) {
+        const len = Math.min(head.payload.length, room);
+        writeRecordHeader(stage, n, { conn: c.id, kind: head.kind, length: len });
+        stage.set(head.payload.subarray(0, len), n + RECORD_HEADER_SIZE);
+        n += RECORD_HEADER_SIZE + len;
+        free -= RECORD_HEADER_SIZE + len;
+        c.queued -= len;
+        this.#o.counters.inc("nic.rx.records");
+        if (head.kind === NIC_RECORD_KIND.DATA) this.#o.counters.inc("nic.rx.bytes", len);
+        if (len === head.payload.length) {
           c.queue.shift();
           if (head.kind === NIC_RECORD_KIND.CLOSE) {
             c.hostCloseSent = true;
             this.#free(c);
           }
         } else {
-          head.payload = head.payload.subarray(n);
+          head.payload = head.payload.subarray(len);
         }
         progressed = true;
       }
       this.#rr++;
     }
-    if (this.#rxProd !== start) this.rings.setCounter("rxProd", this.#rxProd);
+    if (n > 0) {
+      // One write of the whole fill (two where it wraps), then the producer.
+      this.rings.put("rx", this.#rxProd, stage.subarray(0, n));
+      this.#rxProd += n;
+      this.rings.setCounter("rxProd", this.#rxProd);
+      this.#activity++;
+    }
     if (live.some((c) => c.queue.length > 0)) this.#o.counters.inc("nic.rx.backlog-rounds");
     for (const c of live) {
       if (c.socket !== undefined && c.socket.isPaused() && c.queued <= RX_QUEUE_HIGH_WATER / 2) c.socket.resume();
     }
-  }
-
-  #putRecord(conn: number, kind: NicRecordKind, payload: Uint8Array): void {
-    this.rings.put("rx", this.#rxProd, encodeRecordHeader({ conn, kind, length: payload.length }));
-    if (payload.length > 0) this.rings.put("rx", this.#rxProd + RECORD_HEADER_SIZE, payload);
-    this.#rxProd += RECORD_HEADER_SIZE + payload.length;
-    this.#o.counters.inc("nic.rx.records");
-    if (kind === NIC_RECORD_KIND.DATA) this.#o.counters.inc("nic.rx.bytes", payload.length);
   }
 
   #drainTx(): void {
@@ -358,48 +438,61 @@ export class NicRelay {
     }
     this.#txProdSeen = prod;
     const start = this.#txCons;
-    while (prod - this.#txCons >= RECORD_HEADER_SIZE) {
-      let h;
-      try {
-        h = decodeRecordHeader(this.rings.get("tx", this.#txCons, RECORD_HEADER_SIZE));
-      } catch (e) {
-        // Nothing after a bad header can be framed: skip what the agent has published.
-        this.#protocolError("TX record", e);
-        this.#txCons = prod;
-        break;
-      }
-      if (prod - this.#txCons < RECORD_HEADER_SIZE + h.length) break; // partial record: wait
-      const c = this.#conns.get(h.conn);
-      if (h.kind === NIC_RECORD_KIND.DATA && c?.socket !== undefined && c.socket.writableLength > TX_SOCKET_HIGH_WATER) {
-        this.#txBlocked = true;
-        this.#o.counters.inc("nic.tx.socket-blocked");
-        break;
-      }
-      const payload = h.length > 0 ? this.rings.get("tx", this.#txCons + RECORD_HEADER_SIZE, h.length) : new Uint8Array(0);
-      this.#txCons += RECORD_HEADER_SIZE + h.length;
-      this.#o.counters.inc("nic.tx.records");
-      if (c === undefined || c.agentClosed) {
-        this.#o.counters.inc("nic.tx.unknown-conn");
-        continue;
-      }
-      if (h.kind === NIC_RECORD_KIND.DATA) {
-        this.#o.counters.inc("nic.tx.bytes", payload.length);
-        c.tx({ kind: "data", payload });
-      } else if (h.kind === NIC_RECORD_KIND.CLOSE) {
-        c.agentClosed = true;
-        c.tx({ kind: "close" });
-        if (!c.hostCloseQueued) {
-          c.hostCloseQueued = true;
-          this.#enqueue(c, NIC_RECORD_KIND.CLOSE, new Uint8Array(0));
+    const avail = prod - start;
+    if (avail < RECORD_HEADER_SIZE) return;
+    // One copy of everything published: headers are parsed from it (no second fetch of what
+    // the agent may still change) and payloads are views of it.
+    const buf = this.rings.get("tx", start, avail);
+    this.#draining = true;
+    try {
+      let off = 0;
+      while (avail - off >= RECORD_HEADER_SIZE) {
+        let h;
+        try {
+          h = decodeRecordHeaderAt(buf, off);
+        } catch (e) {
+          // Nothing after a bad header can be framed: skip what the agent has published.
+          this.#protocolError("TX record", e);
+          this.#txCons = prod;
+          break;
         }
-        this.#free(c);
-      } else {
-        this.#protocolError("TX record", new DecodeError("NIC_BAD_RECORD", "the agent sent OPEN", { conn: h.conn }));
+        if (avail - off < RECORD_HEADER_SIZE + h.length) break; // partial record: wait
+        const c = this.#conns.get(h.conn);
+        if (h.kind === NIC_RECORD_KIND.DATA && c?.socket !== undefined && this.#backlog(c.socket) > TX_SOCKET_HIGH_WATER) {
+          this.#txBlocked = true;
+          this.#o.counters.inc("nic.tx.socket-blocked");
+          break;
+        }
+        const payload = buf.subarray(off + RECORD_HEADER_SIZE, off + RECORD_HEADER_SIZE + h.length);
+        off += RECORD_HEADER_SIZE + h.length;
+        this.#txCons += RECORD_HEADER_SIZE + h.length;
+        this.#o.counters.inc("nic.tx.records");
+        if (c === undefined || c.agentClosed) {
+          this.#o.counters.inc("nic.tx.unknown-conn");
+          continue;
+        }
+        if (h.kind === NIC_RECORD_KIND.DATA) {
+          this.#o.counters.inc("nic.tx.bytes", payload.length);
+          c.tx({ kind: "data", payload });
+        } else if (h.kind === NIC_RECORD_KIND.CLOSE) {
+          c.agentClosed = true;
+          c.tx({ kind: "close" });
+          if (!c.hostCloseQueued) {
+            c.hostCloseQueued = true;
+            this.#enqueue(c, NIC_RECORD_KIND.CLOSE, new Uint8Array(0));
+          }
+          this.#free(c);
+        } else {
+          this.#protocolError("TX record", new DecodeError("NIC_BAD_RECORD", "the agent sent OPEN", { conn: h.conn }));
+        }
       }
+    } finally {
+      this.#draining = false;
     }
     if (this.#txCons !== start) {
       this.rings.setCounter("txCons", this.#txCons);
       this.#txFreed = true;
+      this.#activity++;
     }
   }
 

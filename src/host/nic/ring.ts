@@ -128,19 +128,31 @@ export interface RecordHeader {
 
 export function encodeRecordHeader(h: RecordHeader): Uint8Array {
   const b = new Uint8Array(RECORD_HEADER_SIZE);
-  writeU32(b, 0, h.conn >>> 0);
-  writeU16(b, 4, h.kind);
-  writeU32(b, 8, h.length);
+  writeRecordHeader(b, 0, h);
   return b;
+}
+
+/** Writes a record header into `b` at `at` (the reserved field zero). */
+export function writeRecordHeader(b: Uint8Array, at: number, h: RecordHeader): void {
+  writeU32(b, at, h.conn >>> 0);
+  writeU16(b, at + 4, h.kind);
+  writeU16(b, at + 6, 0);
+  writeU32(b, at + 8, h.length);
 }
 
 /** Decodes and checks a record header written by the other side. */
 export function decodeRecordHeader(b: Uint8Array): RecordHeader {
   if (b.length !== RECORD_HEADER_SIZE) throw new DecodeError("NIC_BAD_RECORD", "NIC record header has the wrong size");
-  const conn = readU32(b, 0);
-  const kind = readU16(b, 4);
-  const reserved = readU16(b, 6);
-  const length = readU32(b, 8);
+  return decodeRecordHeaderAt(b, 0);
+}
+
+/** Decodes and checks the record header at `at` in `b` (a copy of ring bytes; no view is kept). */
+export function decodeRecordHeaderAt(b: Uint8Array, at: number): RecordHeader {
+  if (!Number.isInteger(at) || at < 0 || at + RECORD_HEADER_SIZE > b.length) throw new DecodeError("NIC_BAD_RECORD", "NIC record header is cut short");
+  const conn = readU32(b, at);
+  const kind = readU16(b, at + 4);
+  const reserved = readU16(b, at + 6);
+  const length = readU32(b, at + 8);
   if (reserved !== 0) throw new DecodeError("NIC_BAD_RECORD", "NIC record: reserved field is not zero", { conn, kind });
   if (kind !== NIC_RECORD_KIND.OPEN && kind !== NIC_RECORD_KIND.DATA && kind !== NIC_RECORD_KIND.CLOSE) {
     throw new DecodeError("NIC_BAD_RECORD", `NIC record: unknown kind ${kind}`, { conn, kind });

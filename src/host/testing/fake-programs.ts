@@ -63,6 +63,10 @@ export class FakeAgent implements VcpuProgram {
   pauseRequest: "pause" | "resume" | undefined;
   /** Pause the faulting vCPU when a #NPF forward names a real VMPL1 #NPF exit. */
   pauseOnNpf = false;
+  /** vCPUs on which the agent yields HOLDING (in addition to `flags`). */
+  readonly holdVcpus = new Set<number>();
+  /** On the next run (any vCPU): set (true) or clear the VMSA bit of these vCPUs' VMPL1 VMSAs. */
+  readonly vmsaBitRequests: [number, boolean][] = [];
   readonly runs: AgentRun[] = [];
   /** Forwards whose VMPL1 VMSA exit code was not #NPF (forged). */
   forgedForwards = 0;
@@ -117,10 +121,12 @@ export class FakeAgent implements VcpuProgram {
       for (const v of l.vmsa1) cpu.rmpadjust(v, 0, 1, 0, this.pauseRequest === "resume");
       this.pauseRequest = undefined;
     }
+    for (const [v, runnable] of this.vmsaBitRequests.splice(0)) cpu.rmpadjust(l.vmsa1[v]!, 0, 1, 0, runnable);
     if (cpu.vcpu === 0 && this.nicMode !== "stall") this.#serveNic(rings);
     ghcbInvalidate(ghcb);
     ghcbSet(ghcb, "sw_exit_code", BigInt(SEVEN_NAE_YIELD));
-    ghcbSet(ghcb, "sw_exit_info_1", this.flags | (rings.counter("txProd") !== rings.counter("txCons") ? AGENT_YIELD.TX_PENDING : 0n));
+    const hold = this.holdVcpus.has(cpu.vcpu) ? AGENT_YIELD.HOLDING : 0n;
+    ghcbSet(ghcb, "sw_exit_info_1", this.flags | hold | (rings.counter("txProd") !== rings.counter("txCons") ? AGENT_YIELD.TX_PENDING : 0n));
     ghcbSet(ghcb, "sw_exit_info_2", this.timerNs);
     mem.write(ghcbGpa, ghcb);
     cpu.wrmsr(MSR_GHCB, ghcbGpa);
