@@ -145,37 +145,76 @@ export class AccessPath {
   readPhys(ctx: AccessContext, gpa: bigint, len: number, shared: boolean): Uint8Array {
     checkLen(len);
     const out = new Uint8Array(len);
-    this.#physPages(ctx, gpa, len, shared ? false : true, K_READ, (pfn, off, n, at) => this.#mem.readInto(pfn, off, n, out, at));
+    this.readPhysInto(ctx, gpa, out, 0, len, shared);
     return out;
   }
 
-  writePhys(ctx: AccessContext, gpa: bigint, data: Uint8Array, shared: boolean): void {
-    const chunks: [number, number, number, number][] = [];
-    this.#physPages(ctx, gpa, data.length, shared ? false : true, K_WRITE, (pfn, off, n, at) => chunks.push([pfn, off, n, at]));
-    for (const [pfn, off, n, at] of chunks) this.#mem.writeFrom(pfn, off, data, at, n);
+  /**
+   * `readPhys` into `dst[dstOff, dstOff + len)`: the same checks and faults, one RMP check
+   * per page, each page copied straight from the page store (no buffer per page). Pages
+   * are checked and copied in order, so a fault leaves the bytes of the pages before the
+   * faulting one written and the rest of `dst` untouched.
+   */
+  readPhysInto(ctx: AccessContext, gpa: bigint, dst: Uint8Array, dstOff: number, len: number, shared: boolean): void {
+    checkRange(dst, dstOff, len);
+    const priv = !shared;
+    const user = this.#physStart(ctx, gpa, len, priv, K_READ);
+    let g = Number(gpa);
+    let done = 0;
+    while (done < len) {
+      const off = g % PAGE;
+      const n = Math.min(len - done, PAGE - off);
+      this.#checkGpa(ctx.vmpl, g, priv, K_READ, user, false, false, 0, 0);
+      this.#mem.readInto((g - off) / PAGE, off, n, dst, dstOff + done);
+      done += n;
+      g += n;
+    }
   }
 
-  #physPages(ctx: AccessContext, gpa: bigint, len: number, priv: boolean, kind: number, each: (pfn: number, off: number, n: number, at: number) => void): void {
+  writePhys(ctx: AccessContext, gpa: bigint, data: Uint8Array, shared: boolean): void {
+    this.writePhysFrom(ctx, gpa, data, 0, data.length, shared);
+  }
+
+  /**
+   * `writePhys` of `src[srcOff, srcOff + len)`: every page is checked first, then written,
+   * so a faulting write has no effect.
+   */
+  writePhysFrom(ctx: AccessContext, gpa: bigint, src: Uint8Array, srcOff: number, len: number, shared: boolean): void {
+    checkRange(src, srcOff, len);
+    const priv = !shared;
+    const user = this.#physStart(ctx, gpa, len, priv, K_WRITE);
+    const first = Number(gpa);
+    let g = first;
+    let done = 0;
+    while (done < len) {
+      const n = Math.min(len - done, PAGE - (g % PAGE));
+      this.#checkGpa(ctx.vmpl, g, priv, K_WRITE, user, false, false, 0, 0);
+      done += n;
+      g += n;
+    }
+    g = first;
+    done = 0;
+    while (done < len) {
+      const off = g % PAGE;
+      const n = Math.min(len - done, PAGE - off);
+      this.#mem.writeFrom((g - off) / PAGE, off, src, srcOff + done, n);
+      done += n;
+      g += n;
+    }
+  }
+
+  /** The checks before the first page of a physical access; returns whether it is a CPL 3 access. */
+  #physStart(ctx: AccessContext, gpa: bigint, len: number, priv: boolean, kind: number): boolean {
     if (gpa < 0n) throw new PlatformError("BAD_GPA", "negative GPA", { gpa });
-    if (len === 0) return;
     const user = (ctx.vmsa[VMSA_OFF.cpl]! & 3) === 3;
-    if (gpa >= BigInt(this.#memBytes)) {
+    if (len !== 0 && gpa >= BigInt(this.#memBytes)) {
       throw npf(gpa, npfAccessBits(kind, user) | N.FINAL | (priv && this.#rmp ? N.ENC : 0n), {
         access: accessKind(kind, user),
         vmpl: ctx.vmpl,
         reason: "GPA outside guest memory (no nested mapping)",
       });
     }
-    let g = Number(gpa);
-    let done = 0;
-    while (done < len) {
-      const off = g % PAGE;
-      const n = Math.min(len - done, PAGE - off);
-      this.#checkGpa(ctx.vmpl, g, priv, kind, user, false, false, 0, 0);
-      each((g - off) / PAGE, off, n, done);
-      done += n;
-      g += n;
-    }
+    return user;
   }
 
   // ------------------------------------------------------------------ the walk
@@ -369,6 +408,17 @@ export class AccessPath {
 
 function checkLen(len: number): void {
   if (!Number.isInteger(len) || len < 0) throw new PlatformError("BAD_ARGUMENT", `bad access length ${len}`);
+}
+
+/** `buf[off, off + len)` must be a range of the buffer. */
+function checkRange(buf: Uint8Array, off: number, len: number): void {
+  checkLen(len);
+  if (!(buf instanceof Uint8Array) || !Number.isInteger(off) || off < 0 || off + len > buf.length) {
+    throw new PlatformError("BAD_ARGUMENT", `bad buffer range: offset ${off}, length ${len} of a ${buf instanceof Uint8Array ? buf.length : "non"}-byte buffer`, {
+      offset: off,
+      length: len,
+    });
+  }
 }
 
 export { K_FETCH, K_READ, K_WRITE };

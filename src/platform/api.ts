@@ -97,6 +97,31 @@ export interface Cpu {
    */
   readPhys(gpa: Gpa, len: number, opts?: { shared?: boolean }): Uint8Array;
   writePhys(gpa: Gpa, data: Uint8Array, opts?: { shared?: boolean }): void;
+  /**
+   * `readPhys` into `dst[dstOffset, dstOffset + len)`, for code that fills one buffer from
+   * many pages (the agent's reads): exactly the checks and faults of `readPhys` (one RMP
+   * check per page, pages in ascending order), each page copied straight out of the page
+   * store, nothing allocated. A fault leaves `dst` partially written: the bytes of the
+   * pages before the faulting one are in place, the rest of the range is untouched. A
+   * range outside `dst` throws PlatformError("BAD_ARGUMENT") before any access.
+   */
+  readPhysInto(gpa: Gpa, dst: Uint8Array, dstOffset: number, len: number, opts?: { shared?: boolean }): void;
+  /**
+   * `writePhys` of `src[srcOffset, srcOffset + len)`: the same checks and faults; every
+   * page is checked before any is written, so a faulting write changes nothing.
+   */
+  writePhysFrom(gpa: Gpa, src: Uint8Array, srcOffset: number, len: number, opts?: { shared?: boolean }): void;
+
+  /**
+   * The model of decode assists. Real AMD CPUs hand the hypervisor the bytes of the
+   * instruction that caused a #NPF (DecodeAssists), so an SVSM or agent can decode its
+   * length; this guest has no real x86 bytes, so the program declares the length (1..15)
+   * at the start of an instruction instead. If the current instruction declared one, a
+   * #NPF it raises writes guest_nrip = RIP + length into the VMSA, so VMPL0 can skip it
+   * (RIP := guest_nrip); otherwise guest_nrip = RIP, as without decode assists. Each step
+   * starts with no length declared. Optional: a program that never skips need not call it.
+   */
+  setInstructionLength?(len: number): void;
 
   /** PVALIDATE on the page at `gpa` (size 0 = 4 KiB, 1 = 2 MiB). SNP.md §4.3. */
   pvalidate(gpa: Gpa, size: 0 | 1, validate: boolean): PvalidateResult;
@@ -121,8 +146,15 @@ export type StepResult =
 /**
  * Code of one VMPL (the guest kernel at VMPL1, the agent at VMPL0). `step` executes ONE
  * instruction for `cpu.vcpu`; if it throws a CpuFault the instruction did not retire and
- * must have no effect (it will be re-executed on the next VMRUN). RFLAGS.TF set after a
- * retired instruction causes a #DB intercept exit (SVM_EXIT.EXCP_DB).
+ * must have no effect (it will be re-executed on the next VMRUN).
+ *
+ * Single-step: as on hardware, RFLAGS.TF is latched when an instruction starts. A retired
+ * instruction that began with TF set is followed by a #DB intercept exit
+ * (SVM_EXIT.EXCP_DB), even if it cleared TF itself (SYSCALL through SFMASK, POPF, IRET);
+ * one that set TF itself is not (the #DB follows the next instruction). A stepped
+ * instruction that exits by itself (VMGEXIT, HLT) gives its own exit and no #DB: the
+ * intercept comes first and no #DB is left pending, so a single-step that ends on such an
+ * exit is over. A step that faults retires nothing and gives no #DB.
  */
 export interface VcpuProgram {
   step(cpu: Cpu): StepResult;

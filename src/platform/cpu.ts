@@ -41,6 +41,8 @@ export class VcpuCpu implements Cpu {
   readonly #pfn: number;
   readonly #ctx: AccessContext;
   #live = true;
+  /** Length declared for the instruction now executing (0: none); VMRUN clears it before each step. */
+  #insnLen = 0;
 
   constructor(env: CpuEnv, vcpu: number, vmsaGpa: Gpa, vmsaPage: Uint8Array, vmpl: number) {
     this.#env = env;
@@ -90,6 +92,26 @@ export class VcpuCpu implements Cpu {
     this.#alive()[VMSA_OFF.cpl] = cpl;
   }
 
+  // ---------------------------------------------------------------- decode assists
+
+  setInstructionLength(len: number): void {
+    this.#alive();
+    if (!Number.isInteger(len) || len < 1 || len > 15) {
+      throw new PlatformError("BAD_ARGUMENT", `an x86 instruction is 1..15 bytes long (got ${len})`, { length: len });
+    }
+    this.#insnLen = len;
+  }
+
+  /** The length declared for the current instruction, 0 if none (read by VMRUN on #NPF). */
+  get instructionLength(): number {
+    return this.#insnLen;
+  }
+
+  /** A new instruction begins: no length declared yet. */
+  beginInstruction(): void {
+    this.#insnLen = 0;
+  }
+
   // ---------------------------------------------------------------- memory
 
   readVirt(va: bigint, len: number): Uint8Array {
@@ -110,6 +132,14 @@ export class VcpuCpu implements Cpu {
 
   writePhys(gpa: Gpa, data: Uint8Array, opts?: { shared?: boolean }): void {
     this.#env.path.writePhys(this.#ctxAlive(), gpa, data, opts?.shared === true);
+  }
+
+  readPhysInto(gpa: Gpa, dst: Uint8Array, dstOffset: number, len: number, opts?: { shared?: boolean }): void {
+    this.#env.path.readPhysInto(this.#ctxAlive(), gpa, dst, dstOffset, len, opts?.shared === true);
+  }
+
+  writePhysFrom(gpa: Gpa, src: Uint8Array, srcOffset: number, len: number, opts?: { shared?: boolean }): void {
+    this.#env.path.writePhysFrom(this.#ctxAlive(), gpa, src, srcOffset, len, opts?.shared === true);
   }
 
   #ctxAlive(): AccessContext {

@@ -21,6 +21,13 @@ export type CpuFaultKind =
   /** General protection fault. */
   | "gp";
 
+/**
+ * A CpuFault is control flow inside the model (an access that traps, as on hardware), not
+ * a bug report: it is raised on every #NPF of a trap hit and caught by VMRUN or the
+ * program. So it is built without a stack trace (capturing one costs microseconds per
+ * fault); `stack` holds only the "CpuFault: message" line, and everything a fault means is
+ * in its fields and `details`.
+ */
 export class CpuFault extends SevenError<CpuFaultKind> {
   /** The exception vector (14 #PF, 29 #VC, 13 #GP) or the exit code (0x400 #NPF). */
   readonly vector: number;
@@ -36,14 +43,20 @@ export class CpuFault extends SevenError<CpuFaultKind> {
     kind: CpuFaultKind,
     f: { vector: number; errorCode: bigint; gpa?: Gpa; va?: bigint; access: AccessKind; vmpl: number; reason: string },
   ) {
-    super("platform", kind, `${kind.toUpperCase()} at VMPL${f.vmpl}: ${f.reason}`, {
-      vector: f.vector,
-      errorCode: f.errorCode,
-      gpa: f.gpa,
-      va: f.va,
-      access: f.access,
-      vmpl: f.vmpl,
-    });
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super("platform", kind, `${kind.toUpperCase()} at VMPL${f.vmpl}: ${f.reason}`, {
+        vector: f.vector,
+        errorCode: f.errorCode,
+        gpa: f.gpa,
+        va: f.va,
+        access: f.access,
+        vmpl: f.vmpl,
+      });
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.vector = f.vector;
     this.errorCode = f.errorCode;
     this.gpa = f.gpa;

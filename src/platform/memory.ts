@@ -79,7 +79,7 @@ export class GuestMemory {
   readInto(pfn: number, off: number, len: number, dst: Uint8Array, dstOff: number): void {
     const p = this.page(pfn);
     if (p === undefined) dst.fill(0, dstOff, dstOff + len);
-    else dst.set(p.subarray(off, off + len), dstOff);
+    else dst.set(len === PAGE ? p : p.subarray(off, off + len), dstOff);
   }
 
   /** Writes `src[srcOff, srcOff+len)` at `off` of frame `pfn` (within one page). */

@@ -174,14 +174,6 @@ describe("exits", () => {
     assert.equal(u64At(w.hw.readPage(VMSA1), "guest_exit_code"), BigInt(SVM_EXIT.EXCP_DB));
   });
 
-  it("TF set by the instruction itself traps after that instruction", () => {
-    const w = world();
-    const prog = new Script([() => NEXT, (cpu) => cpu.setReg("rflags", cpu.getReg("rflags") | RFLAGS.TF), () => NEXT]);
-    w.machine.installProgram(1, prog);
-    const e = w.hv.vmrun(0, VMSA1, 100);
-    assert.equal(e.code, SVM_EXIT.EXCP_DB);
-    assert.equal(e.retired, 2);
-  });
 
   it("guest exceptions go to program.exception (CR2 written for #PF); handled → continue, unhandled → SHUTDOWN", () => {
     const w = world();

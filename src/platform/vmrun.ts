@@ -4,12 +4,20 @@
  * instruction, which is what makes the agent's pause secure. Then the program of the
  * VMSA's VMPL is stepped, one instruction per `step`, until an exit:
  *   uncaught #NPF → 0x400 (info1 = EXITINFO1, info2 = GPA); VMGEXIT → 0x403; HLT → 0x78;
- *   RFLAGS.TF after a retired instruction → #DB intercept (0x41); guest exception not
- *   handled by `program.exception` → SHUTDOWN (0x7f); budget used up → INTR (0x60).
+ *   a retired instruction that began with RFLAGS.TF set → #DB intercept (0x41); guest
+ *   exception not handled by `program.exception` → SHUTDOWN (0x7f); budget used up →
+ *   INTR (0x60).
+ * Single-step follows the hardware: TF is latched when the instruction starts, so the #DB
+ * follows an instruction that cleared TF itself (SYSCALL through SFMASK, POPF, IRET) and
+ * not one that set it (the next one traps). VMGEXIT and HLT exit by themselves: the
+ * intercept exit comes first and no #DB is delivered or left pending for them (a
+ * single-step ends on any exit of the stepped vCPU). A step that faults retires nothing
+ * and gives no #DB.
  * On every exit the hardware writes guest_exit_code, guest_exit_info_1/2,
  * guest_exit_int_info (0) and guest_nrip into the exiting VMSA. For #NPF the instruction
- * did not retire and the hardware does not know where the next one starts: guest_nrip is
- * the current RIP (the faulting instruction's), a documented modelling choice.
+ * did not retire: guest_nrip is RIP + the length the program declared for it with
+ * `Cpu.setInstructionLength` (the model of decode assists), or the current RIP (the
+ * faulting instruction's) when it declared none.
  */
 import type { Gpa } from "../shared/base/index.js";
 import { SVM_EXIT } from "../shared/spec/index.js";
@@ -71,6 +79,9 @@ export function vmrun(core: RunCore, vcpu: number, vmsaGpa: Gpa, budget: number)
   let info2 = 0n;
   try {
     for (let i = 0; i < budget; i++) {
+      // RFLAGS.TF as the instruction starts: that is what decides the single-step trap.
+      const tf = (page[RFLAGS_TF_BYTE]! & 1) !== 0;
+      cpu.beginInstruction();
       let r: StepResult;
       try {
         r = program.step(cpu);
@@ -90,7 +101,7 @@ export function vmrun(core: RunCore, vcpu: number, vmsaGpa: Gpa, budget: number)
         code = VMEXIT_HLT;
         break;
       }
-      if ((page[RFLAGS_TF_BYTE]! & 1) !== 0) {
+      if (tf) {
         code = SVM_EXIT.EXCP_DB;
         break;
       }
@@ -101,22 +112,26 @@ export function vmrun(core: RunCore, vcpu: number, vmsaGpa: Gpa, budget: number)
     const row = core.retired[vcpu]!;
     row[vmpl] = row[vmpl]! + retired;
   }
+  const rip = rd64(page, VMSA_OFF.rip);
   wr64(page, VMSA_OFF.exitCode, BigInt(code));
   wr64(page, VMSA_OFF.exitInfo1, info1);
   wr64(page, VMSA_OFF.exitInfo2, info2);
   wr64(page, VMSA_OFF.exitIntInfo, 0n);
-  wr64(page, VMSA_OFF.nrip, rd64(page, VMSA_OFF.rip));
+  wr64(page, VMSA_OFF.nrip, code === SVM_EXIT.NPF ? BigInt.asUintN(64, rip + BigInt(cpu.instructionLength)) : rip);
   count(core, code);
   return { code, info1, info2, ghcbMsr: core.env.ghcbMsr(pfn), retired };
 }
 
 /**
  * A fault escaped `step`: #NPF exits to the host; a guest exception goes to the program's
- * handler (CR2 is written first for #PF). Returns the exit, or undefined to keep running.
+ * handler (CR2 is written first for #PF; the handler starts with no instruction length
+ * declared). Returns the exit, or undefined to keep running.
  */
 function deliver(program: VcpuProgram, cpu: VcpuCpu, page: Uint8Array, e: CpuFault): [number, bigint, bigint] | undefined {
   if (e.code === "npf") return [SVM_EXIT.NPF, e.errorCode, e.gpa ?? 0n];
   if (e.code === "pf" && e.va !== undefined) wr64(page, VMSA_OFF.cr2, e.va);
+  // The handler is not the faulting instruction: a #NPF it raises has its own length (if any).
+  cpu.beginInstruction();
   let handled = false;
   try {
     handled = program.exception?.(cpu, e) === true;

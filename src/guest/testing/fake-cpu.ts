@@ -233,6 +233,18 @@ export class FakeCpu implements Cpu {
     this.#m.note({ cpu: this.vcpu, kind: "wphys", va: g, gpa: g, len: data.length, cpl: this.cpl, cr3: this.getReg("cr3") });
     this.#m.mem.write(g, data);
   }
+  readPhysInto(g: Gpa, dst: Uint8Array, dstOffset: number, len: number): void {
+    dst.set(this.readPhys(g, len), dstOffset);
+  }
+  writePhysFrom(g: Gpa, src: Uint8Array, srcOffset: number, len: number): void {
+    this.writePhys(g, src.subarray(srcOffset, srcOffset + len));
+  }
+  /** Length declared for the current instruction (0: none); a #NPF exit sets guest_nrip = RIP + it, as the platform does. */
+  insnLen = 0;
+  setInstructionLength(len: number): void {
+    if (!Number.isInteger(len) || len < 1 || len > 15) throw new Error(`bad instruction length ${len}`);
+    this.insnLen = len;
+  }
   pvalidate(): PvalidateResult {
     return { rc: 0, noUpdate: false };
   }
@@ -312,13 +324,14 @@ export class FakeMachine {
     let steps = 0;
     for (let i = 0; i < n; i++) {
       let r: StepResult;
+      cpu.insnLen = 0;
       try {
         r = program.step(cpu);
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
         if (e.code === "npf") {
           npf++;
-          cpu.setReg("guest_nrip", cpu.getReg("rip"));
+          cpu.setReg("guest_nrip", cpu.getReg("rip") + BigInt(cpu.insnLen));
           continue;
         }
         exceptions++;
