@@ -43,7 +43,7 @@ import { BYTES_PER_PROCESS, Kernel } from "./model/kernel.js";
 import type { Profile } from "../shared/kernel/index.js";
 import { VcpuCtx, type InsnRecord } from "./workload/context.js";
 import { Workload } from "./workload/workload.js";
-import { hltInsn, type Insn } from "./workload/insn.js";
+import { hltInsn, insnLength, type Insn } from "./workload/insn.js";
 import { groundTruth, type GroundTruth } from "./ground-truth.js";
 import { parseRootkitSpecs, rootkitOps, type RootkitRequest, type ScenarioRecord } from "./rootkits/registry.js";
 
@@ -204,6 +204,8 @@ export class GuestKernel implements VcpuProgram {
     // A single-step trap follows the instruction that began with TF set, even if the
     // instruction itself rewrites RFLAGS (SYSCALL masks TF, SYSRET/IRET reload RFLAGS).
     const tf = cpu.getReg("rflags") & RFLAGS_TF;
+    // Decode assists: a #NPF of this instruction tells VMPL0 where the next one starts.
+    cpu.setInstructionLength?.(insnLength(insn));
     const r = insn.exec(cpu);
     if (tf !== 0n) cpu.setReg("rflags", cpu.getReg("rflags") | tf);
     this.#retire(cpu, v, insn, cpl);

@@ -7,7 +7,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { bootGuest, settle, type Booted } from "./testing/harness.js";
+import { diffMemory } from "./testing/fake-cpu.js";
+import type { Insn } from "./workload/insn.js";
 import { NR } from "./arch.js";
+import { VMSA } from "../shared/spec/index.js";
+
+const RIP_OFF = VMSA.offsetOf("rip");
 
 function run(b: Booted, rounds: number, slice = 200): void {
   b.machine.roundRobin(b.guest, rounds, slice);
@@ -140,4 +145,51 @@ test("a single-step (RFLAGS.TF) survives instructions that rewrite RFLAGS, so th
     cpu.setReg("rflags", cpu.getReg("rflags") & ~(1n << 8n));
   }
   assert.ok(seen > 3, "stepped over RFLAGS-writing instructions");
+});
+
+test("decode assists: a read or fetch skipped at its #NPF (RIP := guest_nrip) has no effect and the vCPU goes on at the next instruction", () => {
+  const b = bootGuest({ seed: "skip", workload: true, vcpus: 1, trace: true });
+  run(b, 3);
+  const r = b.reader();
+  const cpu = b.machine.cpus[0]!;
+  const v = b.guest.vcpuContext(0)!;
+  // A load whose value the next instructions use, and a user instruction that writes RAX,
+  // each where running it would change something.
+  const cases: [(i: Insn) => boolean, "read" | "fetch", number][] = [
+    [(i) => i.what.startsWith("read sys_call_table[") && r.u64(i.va!) !== v.value, "read", 4],
+    [(i) => i.what.startsWith("mov eax, ") && BigInt(i.what.slice(9)) !== cpu.getReg("rax"), "fetch", 5],
+  ];
+  for (const [wanted, kind, len] of cases) {
+    for (let i = 0; i < 50_000 && (v.pending === undefined || !wanted(v.pending)); i++) b.machine.run(b.guest, 0, 1);
+    const insn = v.pending!;
+    assert.ok(wanted(insn), `found ${insn.what}`);
+    assert.equal(insn.kind, kind);
+    // Trap the page it accesses, as an agent's trap would.
+    b.machine.traps.set(Number(r.translate(insn.va!, cpu.getReg("cr3")) >> 12n), { kinds: new Set([kind]), hits: 0 });
+    assert.equal(b.machine.run(b.guest, 0, 1).npf, 1, `${insn.what}: #NPF`);
+    const rip = cpu.getReg("rip");
+    assert.equal(rip, insn.rip);
+    const nrip = cpu.getReg("guest_nrip");
+    assert.equal(nrip, rip + BigInt(len), `${insn.what}: guest_nrip = RIP + its length`);
+    const mem = b.machine.mem.snapshot();
+    const regs = cpu.vmsa.slice();
+    const traced = b.guest.trace.length;
+    const value = v.value;
+    // The agent's skip.
+    cpu.setReg("rip", nrip);
+    b.machine.run(b.guest, 0, 1);
+    const next = v.pending!;
+    assert.notEqual(next, insn, `${insn.what}: dropped`);
+    assert.equal(cpu.getReg("rip"), next.rip, `${insn.what}: RIP at the next instruction`);
+    assert.deepEqual(diffMemory(mem, b.machine.mem.snapshot()), [], `${insn.what}: no memory effect`);
+    const changed = [...cpu.vmsa.keys()].filter((i) => cpu.vmsa[i] !== regs[i] && (i < RIP_OFF || i >= RIP_OFF + 8));
+    assert.deepEqual(changed, [], `${insn.what}: no register effect but RIP (RAX not loaded)`);
+    assert.equal(v.value, value, `${insn.what}: the loaded value was not loaded`);
+    assert.equal(b.guest.trace.length, traced, `${insn.what}: nothing retired`);
+    // Disarmed, the next instruction runs.
+    b.machine.traps.clear();
+    b.machine.run(b.guest, 0, 1);
+    assert.equal(b.guest.trace.at(-1)?.rip, next.rip);
+    assert.equal(b.guest.trace.at(-1)?.what, next.what);
+  }
 });

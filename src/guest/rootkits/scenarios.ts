@@ -217,7 +217,7 @@ const lstar: Scenario = {
           function* () {
             if (state.hook === undefined) return;
             const hook = state.hook;
-            yield regInsn(ctx.w.fn("native_write_msr") + 0x10n, "wrmsr MSR_LSTAR", (cpu) => cpu.wrmsr(MSR_LSTAR, hook));
+            yield regInsn(ctx.w.fn("native_write_msr") + 0x10n, "wrmsr MSR_LSTAR", (cpu) => cpu.wrmsr(MSR_LSTAR, hook), 2);
             k.lstar[c] = hook;
             record(ctx, "msr", `LSTAR (vCPU ${c})`, undefined, entry, hook, state.rk!.mod.name);
           },

@@ -18,6 +18,12 @@ export interface Insn {
   readonly what: string;
   /** The virtual address it accesses (fetch/read/write). */
   readonly va?: bigint;
+  /**
+   * Its length in bytes (1..15; INSN_LEN when absent), declared to the platform as it
+   * starts (`Cpu.setInstructionLength`, the model of decode assists): a #NPF it raises
+   * reports guest_nrip = rip + len, so VMPL0 can skip it.
+   */
+  readonly len?: number;
   exec(cpu: Cpu): StepResult["kind"] | void;
   /** Called when the instruction is dropped without running (skipped, or faulted and fixed up). */
   onDrop?(): void;
@@ -26,12 +32,18 @@ export interface Insn {
 /** Instruction length the model assumes when it walks RIP forward inside a function. */
 export const INSN_LEN = 4n;
 
-export function fetchInsn(rip: bigint, what: string, effect?: (cpu: Cpu) => void): Insn {
+/** The length `insn` declares to the platform. */
+export function insnLength(insn: Insn): number {
+  return insn.len ?? Number(INSN_LEN);
+}
+
+export function fetchInsn(rip: bigint, what: string, effect?: (cpu: Cpu) => void, len?: number): Insn {
   return {
     rip,
     kind: "fetch",
     what,
     va: rip,
+    ...(len !== undefined ? { len } : {}),
     exec(cpu) {
       cpu.fetch(rip, Number(INSN_LEN));
       effect?.(cpu);
@@ -64,12 +76,12 @@ export function writeInsn(rip: bigint, va: bigint, data: Uint8Array, what: strin
   };
 }
 
-export function regInsn(rip: bigint, what: string, effect: (cpu: Cpu) => void): Insn {
-  return { rip, kind: "reg", what, exec: effect };
+export function regInsn(rip: bigint, what: string, effect: (cpu: Cpu) => void, len?: number): Insn {
+  return { rip, kind: "reg", what, exec: effect, ...(len !== undefined ? { len } : {}) };
 }
 
 export function hltInsn(rip: bigint): Insn {
-  return { rip, kind: "hlt", what: "hlt", exec: () => "hlt" };
+  return { rip, kind: "hlt", what: "hlt", len: 1, exec: () => "hlt" };
 }
 
 /**

@@ -69,7 +69,7 @@ export class SyscallBodies {
   *syscall(v: VcpuCtx, task: Task, nr: number): Gen {
     const w = this.w;
     const k = w.k;
-    yield fetchInsn(v.userRip, `mov eax, ${nr}`, (cpu) => cpu.setReg("rax", BigInt(nr)));
+    yield fetchInsn(v.userRip, `mov eax, ${nr}`, (cpu) => cpu.setReg("rax", BigInt(nr)), 5);
     if (v.takeFault() !== undefined) return;
     const sysRip = v.userRip + INSN_LEN;
     yield fetchInsn(sysRip, "syscall", (cpu) => {
@@ -79,7 +79,7 @@ export class SyscallBodies {
       cpu.setReg("rflags", rflags & ~LINUX_SFMASK);
       enterKernelSegments(cpu);
       v.lstar = cpu.getReg("lstar");
-    });
+    }, 2);
     if (v.takeFault() !== undefined) return;
     v.mode = "kernel";
     w.stats.syscalls++;
@@ -89,9 +89,9 @@ export class SyscallBodies {
       yield regInsn(w.fn("entry_SYSCALL_64") + INSN_LEN, "swapgs", (cpu) => {
         swapgs(cpu);
         swapped = true;
-      });
+      }, 3);
       const ct = k.t.sym("current_task");
-      yield { rip: w.fn("entry_SYSCALL_64") + 0x30n, kind: "read", what: "mov rax, gs:current_task", exec: (cpu: Cpu) => void cpu.readVirt(cpu.getSegment("gs").base + ct, 8) };
+      yield { rip: w.fn("entry_SYSCALL_64") + 0x30n, kind: "read", what: "mov rax, gs:current_task", len: 9, exec: (cpu: Cpu) => void cpu.readVirt(cpu.getSegment("gs").base + ct, 8) };
       if (v.takeFault() !== undefined) return;
       const slot = k.addr.ksym("sys_call_table") + BigInt(nr * 8);
       yield readInsn(w.fn("do_syscall_64") + 0x40n, slot, 8, `read sys_call_table[${nr}]`, (b) => (v.value = readU64(b)));
@@ -110,7 +110,7 @@ export class SyscallBodies {
       cpu.setSegment("cs", { selector: USER_CS, attrib: ATTR_USER_CS, limit: 0xffffffff, base: 0n });
       cpu.setSegment("ss", { selector: USER_DS, attrib: ATTR_USER_DS, limit: 0xffffffff, base: 0n });
       cpu.setReg("rflags", cpu.getReg("r11"));
-    });
+    }, 3);
     v.mode = "user";
     v.userRip = sysRip + INSN_LEN;
     if (v.userRip >= (task.mm!.vmas.find((x) => x.name === "text")!.start + 0xff0n)) v.userRip = task.mm!.vmas.find((x) => x.name === "text")!.start;

@@ -273,7 +273,7 @@ export class Workload implements KernelExec {
     const ran = BigInt(1_000_000 + v.rng.int(3_000_000));
     yield* this.record("__schedule", () => rq.switchTo(k, next, prev.kind === "idle" ? 0n : ran));
     const cr3 = next.mm === null ? k.kpt.cr3 : next.mm.pgd.cr3;
-    yield regInsn(this.fn("switch_mm_irqs_off") + 0x40n, "mov cr3", (cpu) => cpu.setReg("cr3", cr3));
+    yield regInsn(this.fn("switch_mm_irqs_off") + 0x40n, "mov cr3", (cpu) => cpu.setReg("cr3", cr3), 3);
     yield fetchInsn(this.fn("__switch_to_asm"), "__switch_to_asm");
     yield fetchInsn(this.fn("__switch_to"), "__switch_to");
     v.userRip = next.kind === "user" ? userTextRip(next, v.rng) : 0n;
