@@ -34,8 +34,9 @@
  * Adversary switches that act on scheduling live here too: starve or delay VMPL0, forge
  * #NPF forwards, inject interrupts, VMRUN paused contexts anyway, read/write private memory.
  */
-import type { Clock, SeededRng } from "../shared/base/index.js";
-import { AGENT_YIELD, NPF_EXITINFO1, SEVEN_RUN_REASON, SVM_EXIT, ghcbSet } from "../shared/spec/index.js";
+import { writeU64 } from "../shared/base/index.js";
+import type { Clock, Gpa, SeededRng } from "../shared/base/index.js";
+import { AGENT_YIELD, GHCB, GHCB_VALID_BITMAP_OFFSET, NPF_EXITINFO1, SEVEN_RUN_REASON, SVM_EXIT, ghcbValidBit } from "../shared/spec/index.js";
 import type { SevenLayout } from "../shared/spec/index.js";
 import { VMEXIT_HLT, VMEXIT_INTR, VMEXIT_INVALID, VMEXIT_SHUTDOWN } from "../platform/index.js";
 import type { HypervisorPort, VmExit } from "../platform/index.js";
@@ -602,12 +603,19 @@ export class Scheduler {
     }
   }
 
-  /** Writes the run reasons into the agent's GHCB (sw_exit_info_2): a hint, never trusted. */
+  /**
+   * Writes the run reasons into the agent's GHCB (sw_exit_info_2, and its valid bit): a
+   * hint, never trusted. Only those bytes are touched (not a read and write of the page).
+   */
   #hint(v: number, reasons: bigint): void {
     const g = this.#o.layout.agentGhcb[v]!;
-    const page = this.#o.hv.read(g, 4096);
-    ghcbSet(page, "sw_exit_info_2", reasons);
-    this.#o.hv.write(g, page);
+    const value = new Uint8Array(8);
+    writeU64(value, 0, reasons);
+    this.#o.hv.write((g + BigInt(HINT_OFFSET)) as Gpa, value);
+    const bitmapByte = (g + BigInt(HINT_VALID_BYTE)) as Gpa;
+    const b = this.#o.hv.read(bitmapByte, 1);
+    b[0] = b[0]! | HINT_VALID_MASK;
+    this.#o.hv.write(bitmapByte, b);
   }
 
   // ------------------------------------------------------------------ VMPL1
@@ -766,6 +774,11 @@ export class Scheduler {
     }
   }
 }
+
+/** Where the run-reason hint goes in the agent's GHCB: sw_exit_info_2 and its valid bit. */
+const HINT_OFFSET = GHCB.offsetOf("sw_exit_info_2");
+const HINT_VALID_BYTE = GHCB_VALID_BITMAP_OFFSET + (ghcbValidBit(HINT_OFFSET) >> 3);
+const HINT_VALID_MASK = 1 << (ghcbValidBit(HINT_OFFSET) & 7);
 
 /** Exits that VMPL0 must see: forwarded VMPL-permission #NPFs and single-step #DBs. */
 const FORWARDS = SEVEN_RUN_REASON.NPF_FORWARD | SEVEN_RUN_REASON.DB_FORWARD;

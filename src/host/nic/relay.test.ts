@@ -212,6 +212,14 @@ test("the records of one drain reach a connection's socket as one write, in orde
     const expected = Buffer.concat(parts);
     await until(() => total(s) === expected.length, "the bytes at the client");
     assert.deepEqual(Buffer.concat(s.got), expected);
+    // Mixed sizes, largest records among small ones: read in windows, delivered intact and in order.
+    const mixed = [100, 65536, 7, 65536, 30000, 1, 65536, 65535].map((n) => new Uint8Array(randomBytes(n)));
+    for (const p of mixed) w.agent.sendRaw(rings, 1, NIC_RECORD_KIND.DATA, p);
+    w.host.round();
+    const all = Buffer.concat([expected, ...mixed]);
+    await until(() => total(s) === all.length, "the mixed records at the client");
+    assert.equal(sha(Buffer.concat(s.got)), sha(all));
+    assert.equal(rings.counter("txCons"), rings.counter("txProd"));
     s.destroy();
   } finally {
     await w.host.stop();

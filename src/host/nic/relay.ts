@@ -8,8 +8,9 @@
  * scheduler round; a socket whose write buffer is over its high-water mark stops the
  * draining (the record stays in the ring, so the agent sees a full ring) until it drains.
  *
- * Copies and system calls: one drain reads everything the agent has published with one
- * host read (two at the ring's end) and hands the sockets views of that copy. What the
+ * Copies and system calls: a drain copies the published records a window at a time (one
+ * read for many small records, one per largest record) and hands the sockets views of that
+ * copy, reading no further than the sockets take. What the
  * drains of one synchronous stretch of scheduling (a round) send to a connection stays
  * corked until `flush()` (the scheduler calls it before a long guest slice) or, at the
  * latest, the microtask after that stretch: one writev per connection, and one more per
@@ -38,6 +39,8 @@ export const RX_QUEUE_HIGH_WATER = 256 * 1024;
 export const TX_SOCKET_HIGH_WATER = 1 << 20;
 /** Corked bytes of one connection after which a drain flushes them (one writev each). */
 export const TX_COALESCE_BYTES = 256 * 1024;
+/** Bytes of the TX ring copied per read while draining (one largest record with its header). */
+const TX_READ_WINDOW = NIC_MAX_RECORD + RECORD_HEADER_SIZE;
 
 interface QueuedRecord {
   kind: NicRecordKind;
@@ -440,16 +443,23 @@ export class NicRelay {
     const start = this.#txCons;
     const avail = prod - start;
     if (avail < RECORD_HEADER_SIZE) return;
-    // One copy of everything published: headers are parsed from it (no second fetch of what
-    // the agent may still change) and payloads are views of it.
-    const buf = this.rings.get("tx", start, avail);
+    // The published bytes are copied a window at a time (many small records in one read, a
+    // largest record in one read of its own); headers are parsed from the copy (no second
+    // fetch of what the agent may still change) and payloads are views of it.
+    let win: Uint8Array = new Uint8Array(0);
+    let winAt = 0;
+    let rereadAt = -1;
     this.#draining = true;
     try {
       let off = 0;
       while (avail - off >= RECORD_HEADER_SIZE) {
+        if (off + RECORD_HEADER_SIZE > winAt + win.length) {
+          win = this.rings.get("tx", start + off, Math.min(avail - off, TX_READ_WINDOW));
+          winAt = off;
+        }
         let h;
         try {
-          h = decodeRecordHeaderAt(buf, off);
+          h = decodeRecordHeaderAt(win, off - winAt);
         } catch (e) {
           // Nothing after a bad header can be framed: skip what the agent has published.
           this.#protocolError("TX record", e);
@@ -457,13 +467,26 @@ export class NicRelay {
           break;
         }
         if (avail - off < RECORD_HEADER_SIZE + h.length) break; // partial record: wait
+        if (off + RECORD_HEADER_SIZE + h.length > winAt + win.length) {
+          // The record goes past this window: a new one from its header (decoded again from it).
+          if (rereadAt === off) {
+            this.#protocolError("TX record", new DecodeError("NIC_BAD_RECORD", "a TX record header changed while it was read", { conn: h.conn }));
+            this.#txCons = prod;
+            break;
+          }
+          rereadAt = off;
+          win = this.rings.get("tx", start + off, Math.min(avail - off, Math.max(TX_READ_WINDOW, RECORD_HEADER_SIZE + h.length)));
+          winAt = off;
+          continue;
+        }
         const c = this.#conns.get(h.conn);
         if (h.kind === NIC_RECORD_KIND.DATA && c?.socket !== undefined && this.#backlog(c.socket) > TX_SOCKET_HIGH_WATER) {
           this.#txBlocked = true;
           this.#o.counters.inc("nic.tx.socket-blocked");
           break;
         }
-        const payload = buf.subarray(off + RECORD_HEADER_SIZE, off + RECORD_HEADER_SIZE + h.length);
+        const at = off - winAt + RECORD_HEADER_SIZE;
+        const payload = win.subarray(at, at + h.length);
         off += RECORD_HEADER_SIZE + h.length;
         this.#txCons += RECORD_HEADER_SIZE + h.length;
         this.#o.counters.inc("nic.tx.records");
