@@ -268,7 +268,121 @@ describe("agent v1 driver: memory", () => {
   });
 });
 
+describe("agent v1 driver: framed virtual reads and GatherList", () => {
+  /** Kernel pages KBASE+i*4K on frames in reverse order, so neighbours never touch. */
+  const KBASE = 0xffffffff81000000n;
+  async function mapped(o: Partial<TestAgentOptions> = {}) {
+    const a = await agent(o);
+    const pt = new PageTableBuilder(a.memory, 4, 0x400000n);
+    for (let i = 0n; i < 64n; i++) pt.map(KBASE + i * 0x1000n, 0x2000000n - i * 0x1000n);
+    const frameOf = (va: bigint) => (0x2000000n - ((va - KBASE) & ~0xfffn)) >> 12n;
+    return { a, pt, frameOf };
+  }
+  /** A circular list of `n` nodes (next at +0, index at +8), its head at KBASE + 0x10; node i on page 2 + (i * 7 % 50). */
+  function list(a: TestAgent, n: number) {
+    const head = KBASE + 0x10n;
+    const nodes = Array.from({ length: n }, (_, i) => KBASE + BigInt(2 + ((i * 7) % 50)) * 0x1000n + BigInt(i * 16));
+    const paOf = (va: bigint) => 0x2000000n - ((va - KBASE) & ~0xfffn) + (va & 0xfffn);
+    [head, ...nodes].forEach((x, i, all) => {
+      a.memory.poke64(paOf(x), all[(i + 1) % all.length]!);
+      a.memory.poke64(paOf(x) + 8n, BigInt(i));
+    });
+    return { head, nodes, paOf };
+  }
+
+  it("names the frame behind every page a virtual read touched, also across the pieces of a split range", async () => {
+    const { a, pt, frameOf } = await mapped();
+    const d = await connect(a);
+    const va = KBASE + 0x1ff0n;
+    const len = 100 * 1024; // > maxRangeBytes (64 KiB): two pieces, split inside a page
+    const [r, small] = await d.readVirtFrames(pt.root, [{ va, len }, { va: KBASE + 0x20n, len: 8 }]);
+    if (r === undefined || r instanceof VmiError || small === undefined || small instanceof VmiError) assert.fail(`${String(r)} ${String(small)}`);
+    const pages = Array.from({ length: 26 }, (_, i) => frameOf(KBASE + 0x1000n + BigInt(i) * 0x1000n));
+    assert.deepEqual(r.frames, pages);
+    assert.deepEqual(small.frames, [frameOf(KBASE)]);
+    assert.deepEqual(a.log.filter((l) => l.op === "readVirt").map((l) => l.entries), [3], "the long range went as two pieces");
+    const [f] = await d.readVirtFrames(pt.root, [{ va: KBASE + 0x40000n, len: 8 }]);
+    assert.ok(f instanceof VmiError && f.code === "PAGE_FAULT");
+    const old = await mapped({ noFrames: true });
+    const [o] = await (await connect(old.a)).readVirtFrames(old.pt.root, [{ va: KBASE, len: 8 }]);
+    assert.ok(o !== undefined && !(o instanceof VmiError) && o.frames === undefined, "an agent without frames: the data, no frames");
+  });
+
+  it("gives a paused Vmi one request per new page (a framed readVirt), and an older agent translate + readPhys", async () => {
+    for (const noFrames of [false, true]) {
+      const { a, pt } = await mapped({ noFrames });
+      a.memory.poke(0x2000000n - 0x3000n + 0x10n, Uint8Array.of(0x5a));
+      const d = await connect(a);
+      const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+      await vmi.pause();
+      const n = a.log.length;
+      assert.equal(await vmi.u8(kva(KBASE + 0x3010n)), 0x5a);
+      assert.equal(await vmi.u8(kva(KBASE + 0x4010n)), 0);
+      assert.equal(await vmi.u8(kva(KBASE + 0x3011n)), 0, "cached");
+      const ops = a.log.slice(n).map((l) => l.op);
+      assert.deepEqual(ops, noFrames ? ["readVirt", "translate", "readPhys", "translate", "readPhys"] : ["readVirt", "readVirt"]);
+    }
+  });
+
+  it("chases a list in one request, or continues over several when the agent caps the nodes per reply", async () => {
+    const { a, pt } = await mapped();
+    const { head, nodes } = list(a, 9);
+    const d = await connect(a);
+    const spec = { dtb: pt.root, head, nextOffset: 0, stop: head, maxNodes: 100, readOffset: 8, readLen: 8 };
+    const n = a.log.length;
+    const g = await d.gatherList(spec);
+    assert.deepEqual(g.nodes, nodes);
+    assert.deepEqual(g.reads.map((r) => (r instanceof Uint8Array ? r[0] : r)), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.equal(g.stop, "reached");
+    assert.deepEqual(a.log.slice(n).map((l) => l.op), ["gatherList"]);
+    // The driver asks for what the agent's limits allow per reply (16 entries here) and goes on.
+    const m = a.log.length;
+    const long = await d.gatherList({ ...spec, maxNodes: 5 });
+    assert.deepEqual([long.nodes, long.stop], [nodes.slice(0, 5), "max-nodes"]);
+    const capped = await agent({ gatherCap: 2 });
+    capped.memory.frames.clear();
+    for (const [f, b] of a.memory.frames) capped.memory.frames.set(f, b);
+    const d2 = await connect(capped);
+    const g2 = await d2.gatherList(spec);
+    assert.deepEqual([g2.nodes, g2.stop], [nodes, "reached"]);
+    assert.equal(capped.log.filter((l) => l.op === "gatherList").length, 5);
+    assert.equal(a.log.length - m, 1);
+  });
+
+  it("ends a cycle that spans requests without repeating a node, halves on TOO_LARGE, and says UNSUPPORTED for an older agent", async () => {
+    const { a, pt } = await mapped({ gatherCap: 2, gatherTooLargeAbove: 4 });
+    const { head, nodes, paOf } = list(a, 6);
+    a.memory.poke64(paOf(nodes[5]!), nodes[1]!); // 0 → 1 → … → 5 → 1
+    const d = await connect(a);
+    const g = await d.gatherList({ dtb: pt.root, head, nextOffset: 0, stop: head, maxNodes: 100, readOffset: 0, readLen: 16 });
+    assert.deepEqual([g.nodes, g.stop], [nodes, "cycle"]);
+    const asked = a.log.filter((l) => l.op === "gatherList").map((l) => l.entries);
+    assert.deepEqual(asked.slice(0, 3), [16, 8, 4], "16 refused, 8 refused, then 4");
+    const old = await mapped({ noGather: true });
+    await assert.rejects((await connect(old.a)).gatherList({ dtb: old.pt.root, head, nextOffset: 0, stop: head, maxNodes: 10, readOffset: 0, readLen: 8 }), (e: unknown) => e instanceof VmiError && e.code === "UNSUPPORTED");
+    await assert.rejects(d.gatherList({ dtb: pt.root, head, nextOffset: 0, stop: head, maxNodes: 10, readOffset: 0, readLen: 1 << 20 }), (e: unknown) => e instanceof VmiError && e.code === "BAD_ARGUMENT");
+  });
+});
+
 describe("agent v1 driver: registers, pause, events", () => {
+  it("pauses for the session by default, or until resumed (by any session)", async () => {
+    const a = await agent();
+    const d1 = await connect(a);
+    const vmi = await Vmi.open(d1);
+    await vmi.pause();
+    assert.deepEqual(a.pauses, [false], "the tools' pause is session-scoped");
+    await d1.close();
+    while (a.paused) await new Promise((r) => setTimeout(r, 5));
+    const d2 = await connect(a);
+    assert.deepEqual(await d2.pauseVcpus({ untilResumed: true }), { stopped: [0, 1], alreadyStopped: [] });
+    await d2.close();
+    const d3 = await connect(a);
+    assert.deepEqual((await d3.heartbeat()).stoppedVcpus, [0, 1], "still paused after its session ended");
+    assert.deepEqual(await d3.resumeVcpus(), { resumed: [0, 1], stillHeld: [] });
+    assert.deepEqual((await d3.heartbeat()).stoppedVcpus, []);
+    assert.deepEqual(a.pauses, [false, true]);
+  });
+
   it("reads every vCPU's registers in one message and writes them only when stopped", async () => {
     const a = await agent({ vcpus: 3 });
     const d = await connect(a);

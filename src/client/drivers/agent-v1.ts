@@ -9,8 +9,9 @@
  *
  * Performance: requests are pipelined up to the agent's max_in_flight; scatter-gather
  * reads and writes are split by its limits (batching.ts) and the pieces sent at once;
- * page walks happen in the agent (translate, readVirt); all register sets come in one
- * message. Coherence: the owner's cache is invalidated on resume, on writes and on
+ * page walks happen in the agent (translate, readVirt — with the frames it read, so the
+ * owner caches by frame without a translation); pointer chasing too (GatherList, see
+ * gather.ts); all register sets come in one message. Coherence: the owner's cache is invalidated on resume, on writes and on
  * every event (the guest ran). Liveness: connection.ts fails the session with
  * AGENT_TIMEOUT when the agent stops answering.
  */
@@ -24,6 +25,9 @@ import {
   type Driver,
   type DriverCapabilities,
   type DriverEvent,
+  type FramedRead,
+  type GatherListResult,
+  type GatherListSpec,
   type InvalidationSink,
   type MachineInfo,
   type PhysRange,
@@ -40,6 +44,7 @@ import { assemble, chunksOf, planBatches, type AgentLimits, type Piece } from ".
 import { V1Connection, type RequestOp } from "./connection.js";
 import { SessionError } from "./errors.js";
 import { EventHub } from "./event-hub.js";
+import { gatherList } from "./gather.js";
 import type { AgentEventHandler, EventAction, TrapHandle, TrapHandler, TrapSpec } from "./events.js";
 import type { OwnerIdentity } from "./owner-certificate.js";
 import { fromWireRegisters, registerWrites } from "./register-codec.js";
@@ -92,6 +97,9 @@ const AGENT_CAPABILITIES: DriverCapabilities = Object.freeze({
   pause: true,
   events: true,
   live: true,
+  // An agent that predates them answers without frames / refuses GatherList: the Vmi learns at run time.
+  virtFrames: true,
+  gatherList: true,
 });
 
 const BASELINE_CAPABILITIES: DriverCapabilities = Object.freeze({ ...AGENT_CAPABILITIES, events: false });
@@ -297,6 +305,58 @@ export class AgentV1Driver implements Driver {
     );
   }
 
+  /** Virtual reads with the frame behind every page read (Chunk.frames); `frames` is undefined when the agent sent none. */
+  async readVirtFrames(dtb: bigint, ranges: readonly VirtRange[]): Promise<(FramedRead | VmiError)[]> {
+    const got: { piece: Piece; frames: readonly bigint[] }[] = [];
+    const data = await this.#read(
+      ranges.map((r) => ({ addr: r.va, len: r.len })),
+      "readVirt",
+      "virtual",
+      (rs) => ({ case: "readVirt", value: { dtb, ranges: rs, pagingLevels: this.#levels } }),
+      dtb,
+      (piece, c) => got.push({ piece, frames: c.frames }),
+    );
+    const frames: (bigint[] | undefined)[] = ranges.map((r) => (r.len === 0 ? [] : new Array<bigint>(pagesTouched(r.va, r.len))));
+    const ramFrames = this.machine.guestRamEnd >> 12n;
+    for (const { piece, frames: fs } of got) {
+      const want = pagesTouched(piece.addr, piece.len);
+      const slot = frames[piece.index];
+      if (slot === undefined) continue;
+      if (fs.length === 0) {
+        frames[piece.index] = undefined;
+        continue;
+      }
+      if (fs.length !== want || fs.some((f) => f < 0n || f >= ramFrames)) {
+        throw this.#wrap(this.#conn.protocolError(`readVirt: ${fs.length} frames for a range over ${want} pages, or a frame outside guest RAM`), "readVirt");
+      }
+      const first = Number((piece.addr >> 12n) - (ranges[piece.index]!.va >> 12n));
+      fs.forEach((f, j) => (slot[first + j] = f));
+    }
+    return data.map((d, i) => (d instanceof VmiError ? d : { data: d, frames: frames[i] }));
+  }
+
+  /** Pointer chasing in the agent (GatherList), continued over as many requests as its limits need. */
+  gatherList(spec: GatherListSpec): Promise<GatherListResult> {
+    return gatherList(spec, {
+      driver: this.name,
+      limits: this.limits,
+      levels: this.#levels,
+      call: async (value) => {
+        let r: v1.Response;
+        try {
+          r = await this.#conn.request({ case: "gatherList", value });
+        } catch (e) {
+          throw this.#wrap(e, "gatherList");
+        }
+        if (r.status === v1.Status.OK && r.body.case !== "gatherList") {
+          throw this.#wrap(this.#conn.protocolError(`gatherList: expected a gatherList reply, got ${r.body.case ?? "none"}`), "gatherList");
+        }
+        return r;
+      },
+      protocolError: (m) => this.#wrap(this.#conn.protocolError(m), "gatherList") as Error,
+    });
+  }
+
   async writePhys(writes: readonly PhysWrite[]): Promise<(VmiError | undefined)[]> {
     const out = await this.#write(
       writes.map((w) => ({ addr: w.gpa, data: w.data })),
@@ -361,6 +421,7 @@ export class AgentV1Driver implements Driver {
     await this.#call({ case: "setRegisters", value: { vcpu, writes } }, "done", "setRegisters");
   }
 
+  /** The tools' pause: session-scoped (the agent lifts it when this session ends). */
   async pause(): Promise<void> {
     await this.pauseVcpus();
   }
@@ -369,13 +430,18 @@ export class AgentV1Driver implements Driver {
     await this.resumeVcpus();
   }
 
-  /** Secure pause: the agent clears the VMSA bit of every guest context. */
-  async pauseVcpus(): Promise<{ stopped: number[]; alreadyStopped: number[] }> {
-    const r = await this.#call({ case: "pause", value: {} }, "pause", "pause");
+  /**
+   * Secure pause: the agent clears the VMSA bit of every guest context. By default the
+   * pause belongs to this session and ends with it; `untilResumed` makes it last until a
+   * ResumeRequest from any owner session (`seven pause` / `seven resume`).
+   */
+  async pauseVcpus(opts: { untilResumed?: boolean } = {}): Promise<{ stopped: number[]; alreadyStopped: number[] }> {
+    const r = await this.#call({ case: "pause", value: { untilResumed: opts.untilResumed === true } }, "pause", "pause");
     this.#sink?.invalidateAll();
     return { stopped: [...r.stopped], alreadyStopped: [...r.alreadyStopped] };
   }
 
+  /** Lifts this session's pause and any persistent pause; vCPUs held at an unanswered event stay held. */
   async resumeVcpus(): Promise<{ resumed: number[]; stillHeld: number[] }> {
     const r = await this.#call({ case: "resume", value: {} }, "resume", "resume");
     this.#sink?.invalidateAll();
@@ -463,6 +529,7 @@ export class AgentV1Driver implements Driver {
     layer: "physical" | "virtual",
     make: (rs: { addr: bigint; len: number }[]) => RequestOp,
     dtb?: bigint,
+    onChunk?: (piece: Piece, c: v1.Chunk) => void,
   ): Promise<ReadResult[]> {
     const bad = ranges.findIndex((r) => !Number.isSafeInteger(r.len) || r.len < 0 || r.addr < 0n);
     if (bad >= 0) {
@@ -478,6 +545,7 @@ export class AgentV1Driver implements Driver {
       b.forEach((p, i) => {
         const c = rep.chunks[i]!;
         pieces.push(p);
+        if (c.status === v1.Status.OK) onChunk?.(p, c);
         results.push(
           c.status === v1.Status.OK
             ? c.data
@@ -519,6 +587,11 @@ export class AgentV1Driver implements Driver {
     });
     return out;
   }
+}
+
+/** 4 KiB pages a virtual range touches. */
+function pagesTouched(va: bigint, len: number): number {
+  return len === 0 ? 0 : Number(((va + BigInt(len) - 1n) >> 12n) - (va >> 12n) + 1n);
 }
 
 async function fetchMachineInfo(conn: V1Connection): Promise<v1.MachineInfo> {

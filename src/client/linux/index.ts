@@ -17,8 +17,8 @@ export type { OpenLinuxOptions } from "./session.js";
 export { StructView, readStrings, readViews, windowOf, windowOfStruct } from "./struct-view.js";
 export type { Window } from "./struct-view.js";
 // Walkers (Volatility-style exported functions).
-export { containerOf, walkList } from "./walkers/list.js";
-export type { ListNode, ListWalk } from "./walkers/list.js";
+export { containerOf, prefetchChain, walkList } from "./walkers/list.js";
+export type { ListNode, ListWalk, Prefetched } from "./walkers/list.js";
 export {
   PER_CPU, PROCESSES, TASKS, currentTasks, decodeTask, describeTasks, listTasks, listThreads, onlineCpus, perCpuOffsets, readTasks,
 } from "./walkers/tasks.js";

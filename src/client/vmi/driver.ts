@@ -53,6 +53,44 @@ export interface RemoteTranslation {
   readonly nx: boolean;
 }
 
+/** A virtual read together with the guest-physical frames it read (see `Driver.readVirtFrames`). */
+export interface FramedRead {
+  readonly data: Uint8Array;
+  /**
+   * The 4 KiB frame (GPA >> 12) behind each virtual page the range touched, in order;
+   * undefined when the other side did not say (then the caller must translate itself).
+   */
+  readonly frames: readonly bigint[] | undefined;
+}
+
+/**
+ * Pointer chasing in one exchange (protocol v1 GatherList), with no knowledge of what the
+ * nodes are: from the pointer stored at `head`, follow the pointer at `node + nextOffset`
+ * until it equals `stop`, is zero, repeats a visited node, or `maxNodes` nodes were
+ * visited; for every node read `readLen` bytes at `node + readOffset` (may be negative).
+ */
+export interface GatherListSpec {
+  readonly dtb: bigint;
+  /** Virtual address of the pointer to the first node. */
+  readonly head: bigint;
+  readonly nextOffset: number;
+  readonly stop: bigint;
+  readonly maxNodes: number;
+  readonly readOffset: number;
+  readonly readLen: number;
+}
+
+/** Why a gather stopped: the next pointer equalled `stop`, was zero, repeated a node, the node budget ran out, or a next pointer could not be read. */
+export type GatherStop = "reached" | "null" | "cycle" | "max-nodes" | "fault";
+
+export interface GatherListResult {
+  /** The visited nodes in order (the pointer values). */
+  readonly nodes: readonly bigint[];
+  /** One result per node: `readLen` bytes at `node + readOffset`, or why they could not be read. */
+  readonly reads: readonly ReadResult[];
+  readonly stop: GatherStop;
+}
+
 export interface MachineInfo {
   readonly vcpuCount: number;
   /** Backed guest-physical ranges, ascending, non-overlapping. */
@@ -82,6 +120,10 @@ export interface DriverCapabilities {
   readonly events: boolean;
   /** Memory may change between two reads (a running VM): caches must be invalidated. */
   readonly live: boolean;
+  /** `readVirtFrames` exists (virtual reads that say which frames they read). */
+  readonly virtFrames?: boolean;
+  /** `gatherList` exists. */
+  readonly gatherList?: boolean;
 }
 
 /** Something a driver pushes: a trap hit, a state change. Trap arming is the live drivers'. */
@@ -126,6 +168,17 @@ export interface Driver {
   translate?(dtb: bigint, vas: readonly bigint[]): Promise<(RemoteTranslation | VmiError)[]>;
   /** Remote virtual reads: one result per range, in order. */
   readVirt?(dtb: bigint, ranges: readonly VirtRange[]): Promise<ReadResult[]>;
+  /**
+   * Remote virtual reads that also return the frame behind each page, so the owner can
+   * cache by frame without a separate translation. A driver whose peer turns out not to
+   * send frames returns `frames: undefined` (the data is still good).
+   */
+  readVirtFrames?(dtb: bigint, ranges: readonly VirtRange[]): Promise<(FramedRead | VmiError)[]>;
+  /**
+   * Pointer chasing in the peer (see GatherListSpec). Rejects with `UNSUPPORTED` when
+   * the peer does not implement it; per-node read failures are in `reads`.
+   */
+  gatherList?(spec: GatherListSpec): Promise<GatherListResult>;
   /** Register sets of the given vCPUs (all when omitted), in one exchange. */
   getRegisters?(vcpus?: readonly number[]): Promise<VcpuRegisters[]>;
   setRegisters?(vcpu: number, regs: Partial<RegisterSet>): Promise<void>;

@@ -6,6 +6,7 @@ export type {
   Driver, DriverCapabilities, DriverEvent, InvalidationSink, MachineInfo, MemoryRange, PhysRange, PhysWrite, ReadResult,
   RemoteTranslation, Subscription, VirtRange,
 } from "./driver.js";
+export type { FramedRead, GatherListResult, GatherListSpec, GatherStop } from "./driver.js";
 export {
   GPR_NAMES, REGISTER_NAMES, SEGMENT_NAMES, ZERO_SEGMENT, attribToQemuFlags, qemuFlagsToAttrib, registerSet, zeroRegisterSet,
 } from "./registers.js";
@@ -16,6 +17,7 @@ export { ctxAdd, dtbVa, formatCtx, ksym, kva, pa, pidVa } from "./access-context
 export type { AccessContext } from "./access-context.js";
 export { Vmi } from "./vmi.js";
 export type { PidResolver, ReadRequest, SymbolResolver, VmiOptions } from "./vmi.js";
+export type { GatherRequest } from "./vmi.js";
 // Memory images.
 export { ImageDecodeError, ElfCoreDecodeError, LimeDecodeError, GzipDecodeError } from "./images/image-error.js";
 export type { ImageFormat } from "./images/image-error.js";

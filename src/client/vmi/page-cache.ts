@@ -103,6 +103,11 @@ export interface CachedReadOptions {
   bypassFrames?: number;
   /** Longest run of frames fetched in one range (default 256 = 1 MiB). */
   maxRunFrames?: number;
+  /**
+   * Frames the caller fetched already for this batch (e.g. by a framed virtual read):
+   * used like cache hits even if the cache could not keep them (invalidated meanwhile).
+   */
+  prefetched?: ReadonlyMap<bigint, Uint8Array>;
 }
 
 /** Scatter-gather physical reads through `cache`: at most two driver calls per batch. */
@@ -111,8 +116,9 @@ export async function cachedReadPhys(driver: Driver, cache: PageCache, ranges: r
   const bypass = opts.bypassFrames ?? 64;
   const maxRun = BigInt(opts.maxRunFrames ?? 256);
   const epoch = cache.epoch;
+  const prefetched = opts.prefetched;
   const results: (ReadResult | undefined)[] = new Array<ReadResult | undefined>(ranges.length);
-  const local = new Map<bigint, Uint8Array>();
+  const local = new Map<bigint, Uint8Array>(prefetched ?? []);
   const missing = new Set<bigint>();
   const direct: number[] = [];
 
@@ -128,7 +134,10 @@ export async function cachedReadPhys(driver: Driver, cache: PageCache, ranges: r
     const first = r.gpa / FRAME;
     const last = (r.gpa + BigInt(r.len) - 1n) / FRAME;
     if (last - first + 1n > BigInt(bypass)) {
-      direct.push(i);
+      let have = prefetched !== undefined;
+      for (let f = first; have && f <= last; f++) have = prefetched!.has(f);
+      if (have) results[i] = assemble(r, local);
+      else direct.push(i);
       return;
     }
     for (let f = first; f <= last; f++) {

@@ -6,9 +6,10 @@
 export interface TlbEntry {
   /** Physical address of the 4 KiB page holding the virtual page. */
   readonly page: bigint;
-  readonly writable: boolean;
-  readonly user: boolean;
-  readonly nx: boolean;
+  /** The leaf's rights, when the translation said (a framed virtual read does not). */
+  readonly writable?: boolean;
+  readonly user?: boolean;
+  readonly nx?: boolean;
 }
 
 export class Tlb {

@@ -252,3 +252,164 @@ describe("Vmi read path", () => {
     assert.equal(formatCtx(pidVa(1, 0x400000n)), "pid(1):0x400000");
   });
 });
+
+describe("Vmi over a driver that reads pages with their frames", () => {
+  /** The world above, with the driver walking, reading and gathering on its side (like the agent). */
+  function remote(o: Parameters<SparseDriver["enableRemote"]>[0] = {}) {
+    const w = world();
+    w.d.enableRemote(o);
+    return w;
+  }
+  const ops = (d: SparseDriver) => d.calls.map((c) => `${c.op}:${c.count}`);
+
+  it("serves a page miss with ONE framed read of the page, caches it by frame and keeps the translation", async () => {
+    const { d, pt } = remote();
+    d.poke(0x7ff008n, new Uint8Array([0x42, 0x43]));
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    assert.equal(await vmi.u8(kva(KBASE + 0x1008n)), 0x42);
+    assert.deepEqual(ops(d), ["readVirtFrames:1"], "no translate, no readPhys");
+    assert.ok(vmi.cache.has(0x7ffn), "cached by the frame the driver named");
+    // The rest of the page, its physical address and its translation: no call.
+    assert.equal(await vmi.u8(kva(KBASE + 0x1009n)), 0x43);
+    assert.equal(await vmi.u8(pa(0x7ff009n)), 0x43);
+    assert.equal(await vmi.translate(kva(KBASE + 0x1004n)), 0x7ff004n);
+    assert.equal(d.calls.length, 1);
+    // Several missing pages in one batch: one call; a read across a page boundary lands on both frames.
+    const [x] = await vmi.readMany([{ ctx: kva(KBASE + 0x2ffen), len: 4 }, { ctx: kva(KBASE + 0x5000n), len: 8 }]);
+    assert.deepEqual(ops(d).slice(1), ["readVirtFrames:3"]);
+    assert.deepEqual(x, new Uint8Array(4));
+    assert.deepEqual([0x7fen, 0x7fdn, 0x7fbn].map((f) => vmi.cache.has(f)), [true, true, true]);
+  });
+
+  it("drops the page and the translation on invalidation, writes and events; an invalidation during the read keeps nothing", async () => {
+    const { d, pt } = remote({});
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    assert.equal(await vmi.u8(kva(KBASE)), 0);
+    d.poke(0x800000n, new Uint8Array([1]));
+    assert.equal(await vmi.u8(kva(KBASE)), 0, "cached");
+    d.sink!.invalidateFrames([0x800n]);
+    assert.equal(await vmi.u8(kva(KBASE)), 1);
+    assert.equal(d.count("readVirtFrames"), 2);
+    // A write through the Vmi: the next read is fresh.
+    await vmi.write(kva(KBASE), new Uint8Array([7]));
+    assert.equal(await vmi.u8(kva(KBASE)), 7);
+    // Memory changes and the driver says so while the framed read is in flight.
+    const inner = d.readVirtFrames.bind(d);
+    d.readVirtFrames = async (dtb, ranges) => {
+      const r = await inner(dtb, ranges);
+      d.poke(0x7ff000n, new Uint8Array([9]));
+      d.sink!.invalidateAll();
+      return r;
+    };
+    assert.equal(await vmi.u8(kva(KBASE + 0x1000n)), 0, "the caller gets what was read");
+    assert.equal(vmi.cache.has(0x7ffn), false, "but it is not kept");
+    d.readVirtFrames = inner;
+    assert.equal(await vmi.u8(kva(KBASE + 0x1000n)), 9);
+  });
+
+  it("reads failures exactly as without frames (the failing pages are translated again)", async () => {
+    const { d, pt } = remote();
+    pt.map(KBASE + 0x20000n, (1n << 32n) + 0x1000n); // maps beyond memory
+    const plainD = new SparseDriver(1n << 32n, {}, d.frames).enableRemote({ frames: false, gather: false });
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    const ref = await Vmi.open(plainD, { kernelDtb: pt.root });
+    for (const at of [KBASE + 0x30000n, KBASE + 0x20010n]) {
+      const got = await rejects(vmi.read(kva(at), 4), at === KBASE + 0x30000n ? "PAGE_FAULT" : "INVALID_ADDRESS");
+      const want = await rejects(ref.read(kva(at), 4), got.code);
+      assert.deepEqual([got.message, got.details], [want.message, want.details]);
+    }
+    assert.ok(d.count("translate") >= 2, "the failed pages were translated");
+  });
+
+  it("falls back to translate + readPhys for good when the peer sends no frames", async () => {
+    const { d, pt } = remote({ framesSent: false });
+    d.poke(0x800010n, new Uint8Array([5]));
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    assert.equal(await vmi.u8(kva(KBASE + 0x10n)), 5);
+    assert.deepEqual(ops(d), ["readVirtFrames:1", "translate:1", "readPhys:1"]);
+    assert.equal(await vmi.u8(kva(KBASE + 0x1000n)), 0);
+    assert.deepEqual(ops(d).slice(3), ["translate:1", "readPhys:1"]);
+  });
+
+  it("uses plain virtual reads while not caching, and local walks when asked", async () => {
+    const { d, pt } = remote();
+    const uncached = await Vmi.open(d, { kernelDtb: pt.root, cacheFrames: 0 });
+    await uncached.u8(kva(KBASE));
+    assert.deepEqual(ops(d), ["readVirt:1"]);
+    const local = await Vmi.open(d, { kernelDtb: pt.root, walk: "local" });
+    await local.u8(kva(KBASE));
+    assert.equal(d.count("readVirtFrames") + d.count("translate"), 0);
+    assert.equal(local.canGatherList, false);
+  });
+});
+
+describe("Vmi.gatherList", () => {
+  /** A circular list of three nodes (next at +0, a tag at +8) on different pages, its head at KBASE + 0x10. */
+  function list() {
+    const { d, pt } = world();
+    d.enableRemote();
+    const head = KBASE + 0x10n;
+    const nodes = [KBASE + 0x1020n, KBASE + 0x3040n, KBASE + 0x2060n];
+    const paOf = (va: bigint) => 0x800000n - ((va - KBASE) & ~0xfffn) + (va & 0xfffn);
+    [head, ...nodes].forEach((n, i, all) => {
+      d.poke64(paOf(n), all[(i + 1) % all.length]!);
+      d.poke64(paOf(n) + 8n, BigInt(0x100 + i));
+    });
+    return { d, pt, head, nodes, paOf };
+  }
+  const spec = (head: bigint) => ({ head: kva(head), nextOffset: 0, stop: head, maxNodes: 10, readOffset: 8, readLen: 8 });
+
+  it("returns the nodes and each node's bytes in one driver call, remembered while caching", async () => {
+    const { d, pt, head, nodes } = list();
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    assert.equal(vmi.canGatherList, true);
+    const g = await vmi.gatherList(spec(head));
+    assert.deepEqual(g.nodes, nodes);
+    assert.deepEqual(
+      g.reads.map((r) => (r instanceof Uint8Array ? new DataView(r.buffer, r.byteOffset).getBigUint64(0, true) : r)),
+      [0x101n, 0x102n, 0x103n],
+    );
+    assert.equal(g.stop, "reached");
+    assert.equal(d.count("gatherList"), 1);
+    assert.equal(await vmi.gatherList(spec(head)), g, "remembered");
+    vmi.invalidate();
+    await vmi.gatherList(spec(head));
+    assert.equal(d.count("gatherList"), 2);
+    const uncached = await Vmi.open(d, { kernelDtb: pt.root, cacheFrames: 0 });
+    await uncached.gatherList(spec(head));
+    await uncached.gatherList(spec(head));
+    assert.equal(d.count("gatherList"), 4);
+  });
+
+  it("stops on the node budget, NULL, a cycle and an unreadable next pointer; per-node read failures are per node", async () => {
+    const { d, pt, head, nodes, paOf } = list();
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root, cacheFrames: 0 });
+    assert.deepEqual(await vmi.gatherList({ ...spec(head), maxNodes: 2 }).then((g) => [g.nodes, g.stop]), [nodes.slice(0, 2), "max-nodes"]);
+    d.poke64(paOf(nodes[1]!), nodes[0]!);
+    assert.deepEqual(await vmi.gatherList(spec(head)).then((g) => [g.nodes, g.stop]), [nodes.slice(0, 2), "cycle"]);
+    d.poke64(paOf(nodes[1]!), 0n);
+    assert.equal((await vmi.gatherList(spec(head))).stop, "null");
+    d.poke64(paOf(nodes[1]!), 0xffffffff90000000n);
+    const g = await vmi.gatherList({ ...spec(head), readOffset: 0x10000 }); // 16 pages on: unmapped
+    assert.deepEqual([g.nodes.length, g.stop], [3, "fault"]);
+    assert.ok(g.reads.every((r) => r instanceof VmiError && r.code === "PAGE_FAULT"));
+  });
+
+  it("refuses a physical head and bad numbers; says UNSUPPORTED without the capability, and stops asking a peer that refuses", async () => {
+    const { d, pt, head } = list();
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    await rejects(vmi.gatherList({ ...spec(head), head: pa(0x1000n) }), "BAD_ARGUMENT");
+    await rejects(vmi.gatherList({ ...spec(head), readLen: -1 }), "BAD_ARGUMENT");
+    await rejects(vmi.gatherList({ ...spec(head), nextOffset: 0.5 }), "BAD_ARGUMENT");
+    const { d: bare, pt: pt2 } = world({ translate: true });
+    const v2 = await Vmi.open(bare, { kernelDtb: pt2.root });
+    assert.equal(v2.canGatherList, false);
+    await rejects(v2.gatherList(spec(head)), "UNSUPPORTED");
+    const old = list();
+    old.d.enableRemote({ gatherRefused: true });
+    const v3 = await Vmi.open(old.d, { kernelDtb: old.pt.root });
+    assert.equal(v3.canGatherList, true);
+    await rejects(v3.gatherList(spec(old.head)), "UNSUPPORTED");
+    assert.equal(v3.canGatherList, false);
+  });
+});

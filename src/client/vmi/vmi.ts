@@ -13,10 +13,16 @@
  * for live drivers only while paused, unless `cachePolicy: "always"`. Writes, resume and
  * events invalidate them; live drivers can invalidate through the sink installed with
  * `setInvalidationSink`.
+ *
+ * With a driver that walks remotely and says which frames a virtual read touched
+ * (`readVirtFrames`), a cached read's page miss is ONE framed read of the whole 4 KiB
+ * page: the page is cached by its frame and the (dtb, page) → frame translation kept
+ * until the next invalidation. `gatherList` forwards pointer chasing to such a driver
+ * (one exchange per list) and, while caching, remembers the answer until invalidation.
  */
 import { PAGE_SIZE, readU16, readU32, readU64 } from "../../shared/base/index.js";
 import { type AccessContext, checkCtx, ctxAdd, formatCtx } from "./access-context.js";
-import type { Driver, DriverEvent, InvalidationSink, MachineInfo, PhysRange, PhysWrite, ReadResult, Subscription } from "./driver.js";
+import type { Driver, DriverEvent, GatherListResult, InvalidationSink, MachineInfo, PhysRange, PhysWrite, ReadResult, Subscription } from "./driver.js";
 import { VmiError, badArgument, invalidAddress, unsupported } from "./errors.js";
 import { PageCache, cachedReadPhys } from "./page-cache.js";
 import type { RegisterSet, VcpuRegisters } from "./registers.js";
@@ -47,12 +53,28 @@ export interface ReadRequest {
   readonly len: number;
 }
 
+/** A GatherList through the Vmi: `head` is a virtual context (kva, dtb, pid or ksym). */
+export interface GatherRequest {
+  /** Where the pointer to the first node is stored. */
+  readonly head: AccessContext;
+  /** Offset of the next pointer inside a node. */
+  readonly nextOffset: number;
+  /** The pointer value that ends the list (e.g. the list head's own address). */
+  readonly stop: bigint;
+  readonly maxNodes: number;
+  /** Bytes read per node: `readLen` at `node + readOffset` (may be negative). */
+  readonly readOffset: number;
+  readonly readLen: number;
+}
+
 type Resolved = { readonly space: "pa"; readonly addr: bigint } | { readonly space: "va"; readonly dtb: bigint; readonly addr: bigint };
 type Piece = PhysRange;
 
 const PAGE = BigInt(PAGE_SIZE);
 const PAGE_LOW = PAGE - 1n;
 const U64_LIMIT = 1n << 64n;
+/** Gather answers remembered while caching (dropped on every invalidation). */
+const GATHER_CACHE_ENTRIES = 256;
 
 export class Vmi {
   readonly driver: Driver;
@@ -68,17 +90,27 @@ export class Vmi {
   #pidResolver: PidResolver | undefined;
   #symbolResolver: SymbolResolver | undefined;
   #paused = false;
+  /** Framed virtual reads for page misses (off once the peer shows it sends no frames). */
+  #framed: boolean;
+  /** Remote pointer chasing (off once the peer says it cannot). */
+  #gather: boolean;
+  readonly #gathered = new Map<string, GatherListResult>();
 
   private constructor(driver: Driver, info: MachineInfo, opts: VmiOptions) {
     this.driver = driver;
     this.info = info;
     this.cache = new PageCache(opts.cacheFrames ?? 4096);
-    this.cache.onInvalidate(() => this.#tlb.clear());
+    this.cache.onInvalidate(() => {
+      this.#tlb.clear();
+      this.#gathered.clear();
+    });
     this.paging = pagingConfig({ ...opts.paging, cBit: opts.paging?.cBit ?? info.cBit ?? 51 });
     this.#policy = opts.cachePolicy ?? (driver.capabilities.live ? "when-paused" : "always");
     const walk = opts.walk ?? "auto";
     if (walk === "remote" && !driver.capabilities.translate) throw unsupported(driver.name, "translate");
     this.#walk = walk === "local" || (walk === "auto" && !driver.capabilities.translate) ? "local" : "remote";
+    this.#framed = this.#walk === "remote" && driver.capabilities.virtFrames === true && driver.readVirtFrames !== undefined;
+    this.#gather = this.#walk === "remote" && driver.capabilities.gatherList === true && driver.gatherList !== undefined;
     this.#maxReadLen = opts.maxReadLen ?? 256 << 20;
     this.#kernelDtb = opts.kernelDtb;
     this.#pidResolver = opts.pidResolver;
@@ -142,8 +174,9 @@ export class Vmi {
     if (!this.caching && this.#walk === "remote" && this.driver.capabilities.readVirt && this.driver.readVirt) {
       await this.#readVirtRemote(reqs, resolved, results);
     }
-    const pieces = await this.#piecesFor(reqs.map((q) => q.len), resolved, results);
-    // One scatter-gather read for everything.
+    const fetched = new Map<bigint, Uint8Array>();
+    const pieces = await this.#piecesFor(reqs.map((q) => q.len), resolved, results, fetched);
+    // One scatter-gather read for everything (pages fetched while translating are used as they are).
     const flat: Piece[] = [];
     const owner: number[] = [];
     pieces.forEach((ps, i) => {
@@ -153,7 +186,7 @@ export class Vmi {
         owner.push(i);
       }
     });
-    const got = flat.length > 0 ? await this.#readPhys(flat) : [];
+    const got = flat.length > 0 ? await this.#readPhys(flat, fetched) : [];
     const bufs = new Map<number, { out: Uint8Array; o: number }>();
     flat.forEach((_, k) => {
       const i = owner[k]!;
@@ -233,6 +266,49 @@ export class Vmi {
 
   async pageWalkMany(reqs: readonly { dtb: bigint; va: bigint }[]): Promise<(Translation | VmiError)[]> {
     return translateBatch(tableReader((r) => this.#readPhys(r)), reqs, this.paging);
+  }
+
+  // ---- pointer chasing in the driver ------------------------------------------------------
+
+  /** Whether `gatherList` can be used (a remote-walking driver whose peer implements it). */
+  get canGatherList(): boolean {
+    return this.#gather;
+  }
+
+  /**
+   * One GatherList (see `GatherListSpec`): the nodes of a pointer chain and `readLen`
+   * bytes of each, in one exchange. While caching, the answer is remembered until the
+   * next invalidation (its buffers are shared: do not modify them). Throws UNSUPPORTED
+   * when the driver or its peer cannot (the Vmi then stops trying), BAD_ARGUMENT for a
+   * physical head or bad numbers, and what the driver throws.
+   */
+  async gatherList(req: GatherRequest): Promise<GatherListResult> {
+    if (!this.#gather) throw unsupported(this.driver.name, "gatherList");
+    const ints = { nextOffset: req.nextOffset, maxNodes: req.maxNodes, readOffset: req.readOffset, readLen: req.readLen };
+    for (const [name, v] of Object.entries(ints)) if (!Number.isSafeInteger(v)) throw badArgument(name, `bad gatherList ${name} ${v}`);
+    if (req.maxNodes < 0 || req.readLen < 0 || req.readLen > this.#maxReadLen) throw badArgument("gatherList", `bad gatherList bounds (maxNodes ${req.maxNodes}, readLen ${req.readLen})`);
+    const [r] = await this.#resolveMany([req.head]);
+    if (r instanceof VmiError) throw r;
+    if (r!.space !== "va") throw badArgument("head", `gatherList needs a virtual head, not ${formatCtx(req.head)}`);
+    const { dtb, addr } = r!;
+    if (req.maxNodes === 0) return { nodes: [], reads: [], stop: "max-nodes" };
+    const caching = this.caching;
+    const key = `${dtb}:${addr}:${req.nextOffset}:${req.stop}:${req.maxNodes}:${req.readOffset}:${req.readLen}`;
+    const hit = caching ? this.#gathered.get(key) : undefined;
+    if (hit) return hit;
+    const epoch = this.cache.epoch;
+    let res: GatherListResult;
+    try {
+      res = await this.driver.gatherList!({ dtb, head: addr, nextOffset: req.nextOffset, stop: req.stop, maxNodes: req.maxNodes, readOffset: req.readOffset, readLen: req.readLen });
+    } catch (e) {
+      if (e instanceof VmiError && e.code === "UNSUPPORTED") this.#gather = false;
+      throw e;
+    }
+    if (caching && this.cache.epoch === epoch) {
+      if (this.#gathered.size >= GATHER_CACHE_ENTRIES) this.#gathered.delete(this.#gathered.keys().next().value as string);
+      this.#gathered.set(key, res);
+    }
+    return res;
   }
 
   // ---- typed readers (thin wrappers) ----------------------------------------------------
@@ -359,8 +435,9 @@ export class Vmi {
 
   // ---- internals -----------------------------------------------------------------------
 
-  #readPhys(ranges: readonly PhysRange[]): Promise<ReadResult[]> {
-    return this.caching ? cachedReadPhys(this.driver, this.cache, ranges) : this.driver.readPhys(ranges);
+  #readPhys(ranges: readonly PhysRange[], prefetched?: ReadonlyMap<bigint, Uint8Array>): Promise<ReadResult[]> {
+    if (!this.caching) return this.driver.readPhys(ranges);
+    return cachedReadPhys(this.driver, this.cache, ranges, prefetched !== undefined && prefetched.size > 0 ? { prefetched } : {});
   }
 
   async #ksymAddress(ctx: Extract<AccessContext, { kind: "ksym" }>): Promise<bigint> {
@@ -412,8 +489,17 @@ export class Vmi {
     return Promise.all(out);
   }
 
-  /** Physical pieces (page-split, contiguous ones merged) of each request; errors go to `results`. */
-  async #piecesFor(lens: readonly number[], resolved: readonly (Resolved | VmiError)[], results: (ReadResult | undefined)[]): Promise<(Piece[] | undefined)[]> {
+  /**
+   * Physical pieces (page-split, contiguous ones merged) of each request; errors go to
+   * `results`. With `fetched`, page misses may be served by framed virtual reads whose
+   * pages land there (by frame).
+   */
+  async #piecesFor(
+    lens: readonly number[],
+    resolved: readonly (Resolved | VmiError)[],
+    results: (ReadResult | undefined)[],
+    fetched?: Map<bigint, Uint8Array>,
+  ): Promise<(Piece[] | undefined)[]> {
     const pieces: (Piece[] | undefined)[] = new Array<Piece[] | undefined>(lens.length);
     const need = new Map<bigint, Set<bigint>>();
     resolved.forEach((r, i) => {
@@ -439,7 +525,7 @@ export class Vmi {
       }
       for (let p = r.addr & ~PAGE_LOW; p < r.addr + len; p += PAGE) set.add(p);
     });
-    const pages = await this.#translatePages(need);
+    const pages = await this.#translatePages(need, fetched);
     resolved.forEach((r, i) => {
       if (results[i] !== undefined || r instanceof VmiError || r.space !== "va") return;
       const ps: Piece[] = [];
@@ -466,11 +552,16 @@ export class Vmi {
     return pieces;
   }
 
-  /** Translates virtual pages (cache first, then one batch). */
-  async #translatePages(need: Map<bigint, Set<bigint>>): Promise<Map<bigint, Map<bigint, TlbEntry | VmiError>>> {
+  /**
+   * Translates virtual pages (cache first, then one batch). With `fetched` and a driver
+   * that reads with frames (while caching), each miss is one framed read of its page.
+   */
+  async #translatePages(need: Map<bigint, Set<bigint>>, fetched?: Map<bigint, Uint8Array>): Promise<Map<bigint, Map<bigint, TlbEntry | VmiError>>> {
     const out = new Map<bigint, Map<bigint, TlbEntry | VmiError>>();
     const useTlb = this.caching;
-    const misses: { dtb: bigint; va: bigint }[] = [];
+    // A translation learnt while an invalidation happened may be stale: not kept.
+    const epoch = this.cache.epoch;
+    let misses: { dtb: bigint; va: bigint }[] = [];
     for (const [dtb, set] of need) {
       const m = new Map<bigint, TlbEntry | VmiError>();
       out.set(dtb, m);
@@ -483,8 +574,12 @@ export class Vmi {
     if (misses.length === 0) return out;
     const put = (dtb: bigint, vpage: bigint, e: TlbEntry | VmiError): void => {
       out.get(dtb)!.set(vpage, e);
-      if (useTlb && !(e instanceof VmiError)) this.#tlb.set(dtb, vpage, e);
+      if (useTlb && !(e instanceof VmiError) && this.cache.epoch === epoch) this.#tlb.set(dtb, vpage, e);
     };
+    if (fetched !== undefined && useTlb && this.#framed) {
+      misses = await this.#readPagesFramed(misses, fetched, put, epoch);
+      if (misses.length === 0) return out;
+    }
     if (this.#walk === "remote" && this.driver.translate) {
       const byDtb = new Map<bigint, bigint[]>();
       for (const m of misses) {
@@ -510,6 +605,46 @@ export class Vmi {
       put(m.dtb, m.va, r instanceof VmiError ? r : { page: r.pa & ~PAGE_LOW, writable: r.writable, user: r.user, nx: r.nx });
     });
     return out;
+  }
+
+  /**
+   * Reads whole missing pages with their frames (one framed read per DTB): each page is
+   * cached by frame and its translation kept. Returns the pages that still need a
+   * translation: failures (translated again, so errors read exactly as without frames)
+   * and everything once the peer shows it sends no frames.
+   */
+  async #readPagesFramed(
+    misses: readonly { dtb: bigint; va: bigint }[],
+    fetched: Map<bigint, Uint8Array>,
+    put: (dtb: bigint, vpage: bigint, e: TlbEntry) => void,
+    epoch: number,
+  ): Promise<{ dtb: bigint; va: bigint }[]> {
+    const readVirtFrames = this.driver.readVirtFrames!.bind(this.driver);
+    const byDtb = new Map<bigint, bigint[]>();
+    for (const m of misses) {
+      const l = byDtb.get(m.dtb) ?? [];
+      l.push(m.va);
+      byDtb.set(m.dtb, l);
+    }
+    const rest: { dtb: bigint; va: bigint }[] = [];
+    await Promise.all(
+      [...byDtb].map(async ([dtb, vas]) => {
+        const rs = await readVirtFrames(dtb, vas.map((va) => ({ va, len: PAGE_SIZE })));
+        vas.forEach((va, k) => {
+          const r = rs[k];
+          if (r === undefined || r instanceof VmiError || r.frames === undefined || r.frames.length !== 1 || r.data.length !== PAGE_SIZE) {
+            if (r !== undefined && !(r instanceof VmiError) && r.frames === undefined) this.#framed = false;
+            rest.push({ dtb, va });
+            return;
+          }
+          const frame = r.frames[0]!;
+          fetched.set(frame, r.data);
+          this.cache.put(frame, r.data, epoch);
+          put(dtb, va, { page: frame * PAGE });
+        });
+      }),
+    );
+    return rest;
   }
 
   async #readVirtRemote(reqs: readonly ReadRequest[], resolved: (Resolved | VmiError)[], results: (ReadResult | undefined)[]): Promise<void> {

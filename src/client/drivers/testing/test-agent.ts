@@ -3,9 +3,11 @@
  * "seven/1" and an owner-certificate check like the agent's, or plain TCP like the
  * baseline; attestation reports signed by the attestation builder's test VCEK (its ARK is
  * `evidence.ark`, trusted only when a test passes it); memory in a SparseDriver (build
- * page tables with PageTableBuilder; walks use the client's own x86-64 walker), register
- * sets, pause/resume, traps and pushed events. Knobs make it misbehave: answer out of
- * order, stall, bind reports to the wrong nonce or to another session.
+ * page tables with PageTableBuilder; walks use the client's own x86-64 walker; virtual
+ * reads name their frames, GatherList chases pointers — see vmi/testing/remote-ops.ts),
+ * register sets, pause/resume (session-scoped, or until resumed), traps and pushed
+ * events. Knobs make it misbehave: answer out of order, stall, bind reports to the wrong
+ * nonce or to another session; or behave like an agent from before frames and GatherList.
  */
 import { generateKeyPairSync, sign } from "node:crypto";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
@@ -17,7 +19,8 @@ import { ALPN_V1, EXPORTER_LABEL, EXPORTER_LENGTH, FrameDecoder, attestationRepo
 import { SIGNATURE_OFFSET, SIGNED_REGION_END, derToSignatureField, serializeAttestationReport, type AttestationReport } from "../../../shared/spec/index.js";
 import { buildAttestation, defaultChipId, defaultReport, defaultTcb, testKeys, type BuiltAttestation } from "../../attest/testing/index.js";
 import { pagingConfig, tableReader, translateBatch } from "../../arch/index.js";
-import { VmiError, zeroRegisterSet, type RegisterSet } from "../../vmi/index.js";
+import { VmiError, zeroRegisterSet, type GatherStop, type RegisterSet } from "../../vmi/index.js";
+import { LocalWalker, type LocalChunk } from "../../vmi/testing/remote-ops.js";
 import { SparseDriver } from "../../vmi/testing/sparse-driver.js";
 import { ownerIdentity, type OwnerIdentity } from "../owner-certificate.js";
 import { registerNameOf, toWireRegisters } from "../register-codec.js";
@@ -47,6 +50,14 @@ export interface TestAgentOptions {
   readonly stallAfter?: number;
   /** The baseline: refuse attestation and traps with UNIMPLEMENTED. */
   readonly noTraps?: boolean;
+  /** An agent from before Chunk.frames: virtual reads name no frames. */
+  readonly noFrames?: boolean;
+  /** An agent from before GatherList: it cannot decode the operation (INVALID_ARGUMENT). */
+  readonly noGather?: boolean;
+  /** Visit at most this many nodes per GatherList (answering MAX_NODES), like an agent with a lower cap. */
+  readonly gatherCap?: number;
+  /** Refuse a GatherList asking for more nodes than this with TOO_LARGE (a stricter agent than its limits say). */
+  readonly gatherTooLargeAbove?: number;
 }
 
 export interface LoggedRequest {
@@ -82,7 +93,8 @@ export class TestAgent {
   readonly registers: RegisterSet[];
   readonly traps = new Map<bigint, v1.ArmTrapRequest>();
   readonly answers: Array<{ eventId: bigint; action: v1.EventAction }> = [];
-  paused = false;
+  /** Every PauseRequest's until_resumed, in order. */
+  readonly pauses: boolean[] = [];
   /** Most requests received and not yet answered, at once. */
   maxConcurrent = 0;
   sessions = 0;
@@ -93,6 +105,8 @@ export class TestAgent {
   #nextEvent = 1n;
   #current: Socket | undefined;
   #answered = 0;
+  readonly #sessionPauses = new Set<number>();
+  #persistentPause = false;
 
   private constructor(opts: TestAgentOptions, server: TlsServer | TcpServer) {
     this.opts = opts;
@@ -137,6 +151,11 @@ export class TestAgent {
     agent = new TestAgent(opts, server);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     return agent;
+  }
+
+  /** Whether the vCPUs are paused (by a live session's pause, or one made until resumed). */
+  get paused(): boolean {
+    return this.#persistentPause || this.#sessionPauses.size > 0;
   }
 
   get port(): number {
@@ -188,10 +207,14 @@ export class TestAgent {
   }
 
   #serve(s: Socket, exporter: Uint8Array | undefined): void {
-    this.sessions++;
+    const sid = ++this.sessions;
     this.#sockets.add(s);
     this.#current = s;
-    s.on("close", () => this.#sockets.delete(s));
+    s.on("close", () => {
+      this.#sockets.delete(s);
+      // A session's own pause ends with it.
+      this.#sessionPauses.delete(sid);
+    });
     s.on("error", () => undefined);
     const decoder = new FrameDecoder({ maxFrameBytes: this.limits.maxFrameBytes });
     let held: ResponseInit[] = [];
@@ -230,7 +253,7 @@ export class TestAgent {
         this.log.push({ id: req.id, op: req.op.case ?? "none", ...sizeOf(req), frameBytes: f.length });
         if (this.opts.stallAfter !== undefined && this.#answered >= this.opts.stallAfter) continue;
         this.#answered++;
-        this.#handle(req, exporter).then(
+        this.#handle(req, exporter, sid).then(
           (body) => reply({ id: req.id, ...body }),
           (e: unknown) => reply({ id: req.id, status: v1.Status.INTERNAL, detail: (e as Error).message }),
         );
@@ -251,7 +274,13 @@ export class TestAgent {
     s.write(encodeFrame(toBinary(v1.ResponseSchema, create(v1.ResponseSchema, r))));
   }
 
-  async #handle(req: v1.Request, exporter: Uint8Array | undefined): Promise<ResponseInit> {
+  #chunk(c: LocalChunk): MessageInitShape<typeof v1.ChunkSchema> {
+    const frames = this.opts.noFrames ? [] : c.frames;
+    if (c.status === "ok") return { data: c.data, frames };
+    return { status: c.status === "page-fault" ? v1.Status.PAGE_FAULT : v1.Status.OUT_OF_RANGE, data: c.data, faultAddr: c.faultAddr, frames };
+  }
+
+  async #handle(req: v1.Request, exporter: Uint8Array | undefined, sid: number): Promise<ResponseInit> {
     const L = this.limits;
     const op = req.op;
     switch (op.case) {
@@ -333,24 +362,20 @@ export class TestAgent {
       case "readVirt": {
         const { dtb, ranges, pagingLevels } = op.value;
         if (ranges.length > L.maxBatchEntries || sum(ranges.map((r) => r.len)) > Number(L.maxBatchBytes) || ranges.some((r) => r.len > L.maxRangeBytes)) return { status: v1.Status.TOO_LARGE };
+        const w = new LocalWalker(this.memory, this.guestRamEnd, pagingLevels);
         const chunks: MessageInitShape<typeof v1.ChunkSchema>[] = [];
-        for (const r of ranges) {
-          const out = new Uint8Array(r.len);
-          let fault: bigint | undefined;
-          for (let o = 0; o < r.len && fault === undefined; ) {
-            const va = r.addr + BigInt(o);
-            const [t] = await this.#walk(dtb, [va], pagingLevels);
-            if (t === undefined || t instanceof VmiError) {
-              fault = va;
-              break;
-            }
-            const take = Math.min(r.len - o, 4096 - Number(va & 0xfffn));
-            out.set(this.memory.peek(t.pa, take), o);
-            o += take;
-          }
-          chunks.push(fault === undefined ? { data: out } : { status: v1.Status.PAGE_FAULT, faultAddr: fault });
-        }
+        for (const r of ranges) chunks.push(this.#chunk(await w.readVirt(dtb, r.addr, r.len)));
         return { body: { case: "read", value: { chunks } } };
+      }
+      case "gatherList": {
+        if (this.opts.noGather) return { status: v1.Status.INVALID_ARGUMENT, detail: "missing operation" };
+        const q = op.value;
+        const tooLarge = q.maxNodes > L.maxBatchEntries || q.readLen > L.maxRangeBytes || q.maxNodes * q.readLen > Number(L.maxBatchBytes);
+        if (tooLarge || q.maxNodes > (this.opts.gatherTooLargeAbove ?? Infinity)) return { status: v1.Status.TOO_LARGE };
+        const w = new LocalWalker(this.memory, this.guestRamEnd, q.pagingLevels);
+        const maxNodes = Math.min(q.maxNodes, this.opts.gatherCap ?? q.maxNodes);
+        const g = await w.gather({ dtb: q.dtb, head: q.head, nextOffset: q.nextOffset, stop: q.stop, maxNodes, readOffset: q.readOffset, readLen: q.readLen });
+        return { body: { case: "gatherList", value: { nodes: g.nodes, chunks: g.chunks.map((c) => this.#chunk(c)), stopReason: GATHER_STOP[g.stop] } } };
       }
       case "getRegisters": {
         const want = op.value.vcpus.length > 0 ? op.value.vcpus : this.registers.map((_, i) => i);
@@ -375,13 +400,19 @@ export class TestAgent {
       }
       case "pause": {
         const was = this.paused;
-        this.paused = true;
+        this.pauses.push(op.value.untilResumed);
+        if (op.value.untilResumed) this.#persistentPause = true;
+        else this.#sessionPauses.add(sid);
         const all = this.registers.map((_, i) => i);
         return { body: { case: "pause", value: was ? { alreadyStopped: all } : { stopped: all } } };
       }
-      case "resume":
-        this.paused = false;
-        return { body: { case: "resume", value: { resumed: this.registers.map((_, i) => i) } } };
+      case "resume": {
+        // Lifts this session's pause and any pause made until resumed.
+        const was = this.paused;
+        this.#sessionPauses.delete(sid);
+        this.#persistentPause = false;
+        return { body: { case: "resume", value: { resumed: was && !this.paused ? this.registers.map((_, i) => i) : [] } } };
+      }
       case "armTrap": {
         if (this.opts.noTraps) return { status: v1.Status.UNIMPLEMENTED };
         if (this.traps.size >= L.maxTraps) return { status: v1.Status.RESOURCE_EXHAUSTED };
@@ -406,6 +437,14 @@ export class TestAgent {
 
 const LEVEL_NUMBER: Record<string, number> = { PML5: 5, PML4: 4, PDPT: 3, PD: 2, PT: 1 };
 
+const GATHER_STOP: Record<GatherStop, v1.GatherStop> = {
+  reached: v1.GatherStop.REACHED,
+  null: v1.GatherStop.NULL,
+  cycle: v1.GatherStop.CYCLE,
+  "max-nodes": v1.GatherStop.MAX_NODES,
+  fault: v1.GatherStop.FAULT,
+};
+
 function sum(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0);
 }
@@ -420,6 +459,8 @@ function sizeOf(req: v1.Request): { entries: number; bytes: number } {
       return { entries: req.op.value.writes.length, bytes: sum(req.op.value.writes.map((w) => w.data.length)) };
     case "translate":
       return { entries: req.op.value.vas.length, bytes: 0 };
+    case "gatherList":
+      return { entries: req.op.value.maxNodes, bytes: req.op.value.maxNodes * req.op.value.readLen };
     default:
       return { entries: 0, bytes: 0 };
   }

@@ -12,8 +12,8 @@ import { NF_INET_NUMHOOKS, NR_LDISCS, isKernelPointer } from "../constants.js";
 import { WalkError, badPointer, walkCycle, walkLimit, walkReadError } from "../errors.js";
 import type { LinuxKernel } from "../kernel.js";
 import { requirements } from "../requirements.js";
-import { readViews, windowOf } from "../struct-view.js";
-import { containerOf, walkList } from "../walkers/list.js";
+import { StructView, readViews, windowOf } from "../struct-view.js";
+import { containerOf, prefetchChain, walkList } from "../walkers/list.js";
 import { type IntegrityCheck, type Finding, finder, hex } from "./check.js";
 import { CODE } from "./code-map.js";
 import { checkOpsTables } from "./ops-table.js";
@@ -193,19 +193,27 @@ export const keyboardNotifiers: IntegrityCheck = {
     const findings: Finding[] = [];
     const seen = new Set<bigint>();
     let at = b.sym.keyboard_notifier_list + BigInt(b.o.atomic_notifier_head.head);
+    const nb = b.o.notifier_block;
+    // The chain in one exchange when the driver chases pointers; the loop reads what that lacks.
+    const w = windowOf([b.m.notifier_block.notifier_call, b.m.notifier_block.next]);
+    const pre = await prefetchChain(k.vmi, { head: at, nextOffset: nb.next, stop: 0n, limit: k.limits.maxListLength, window: w });
+    const field = (node: bigint, off: number): Promise<bigint> => {
+      const got = pre?.get(node);
+      return got !== undefined ? Promise.resolve(new StructView(node, got, w.from).ptr(off)) : k.vmi.pointer(kva(node + BigInt(off)));
+    };
     let cur: bigint;
     try {
-      cur = await k.vmi.pointer(kva(at));
+      cur = pre?.first ?? (await k.vmi.pointer(kva(at)));
       while (cur !== 0n) {
         if (!isKernelPointer(cur)) throw badPointer("keyboard-notifiers", at, cur, "notifier_block pointer");
         if (seen.has(cur)) throw walkCycle("keyboard-notifiers", cur);
         if (seen.size >= k.limits.maxListLength) throw walkLimit("keyboard-notifiers", k.limits.maxListLength);
         seen.add(cur);
-        const call = await k.vmi.pointer(kva(cur + BigInt(b.o.notifier_block.notifier_call)));
+        const call = await field(cur, nb.notifier_call);
         const bad = code.judge(call, "trusted");
         if (bad) findings.push(f(bad.severity === "medium" ? "high" : bad.severity, `keyboard notifier ${hex(cur)}`, `notifier_call ${bad.detail}`, call));
-        at = cur + BigInt(b.o.notifier_block.next);
-        cur = await k.vmi.pointer(kva(at));
+        at = cur + BigInt(nb.next);
+        cur = await field(cur, nb.next);
       }
     } catch (e) {
       if (e instanceof VmiError) throw walkReadError("keyboard-notifiers", e, "notifier chain");

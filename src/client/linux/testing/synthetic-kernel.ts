@@ -12,6 +12,7 @@ import { Vmi, registerSet, type RegisterName, type VcpuRegisters, REGISTER_NAMES
 import { CAP_FULL_SET, CPU_ENTRY_AREA_BASE, MAPLE_LEAF_64, MAPLE_RANGE_64, PF_KTHREAD, START_KERNEL_MAP } from "../constants.js";
 import { openLinux, type OpenLinuxOptions } from "../session.js";
 import type { LinuxKernel } from "../kernel.js";
+import type { RemoteModeOptions } from "../../vmi/testing/sparse-driver.js";
 import { TestDriver } from "./test-driver.js";
 
 export interface SyntheticOptions {
@@ -22,7 +23,15 @@ export interface SyntheticOptions {
   readonly cpus?: number;
   /** Registers for each vCPU (default true; false = a driver without registers). */
   readonly registers?: boolean;
+  /**
+   * How `kernel()` reads the memory: "local" (default: a cache-less Vmi walking page
+   * tables itself) or "agent" (a caching Vmi over an agent-like driver: remote walks,
+   * framed reads, GatherList; every write here invalidates what it cached).
+   */
+  readonly view?: SyntheticView;
 }
+
+export type SyntheticView = "local" | "agent";
 
 export interface VmaSpec {
   readonly start: bigint;
@@ -60,6 +69,7 @@ export class SyntheticKernel {
   readonly pageOffsetBase: bigint;
   readonly memoryEnd: bigint;
   readonly cpus: number;
+  readonly view: SyntheticView;
   readonly initTask: bigint;
   readonly initCred: bigint;
   readonly perCpu: bigint[] = [];
@@ -80,6 +90,7 @@ export class SyntheticKernel {
     this.pageOffsetBase = o.pageOffsetBase ?? 0xffff888000000000n;
     this.memoryEnd = o.memoryEnd ?? 0x20000000n;
     this.cpus = o.cpus ?? 2;
+    this.view = o.view ?? "local";
     this.mem = new TestDriver(this.memoryEnd);
     this.#heap = this.memoryEnd / 2n;
     this.pt = new PageTableBuilder(this.mem, 4, this.memoryEnd - 0x1000000n);
@@ -581,7 +592,29 @@ export class SyntheticKernel {
   }
 
   async kernel(opts: OpenLinuxOptions = {}): Promise<LinuxKernel> {
+    if (this.view === "agent") return (await this.remoteKernel(opts)).kernel;
     return openLinux(await this.vmi(), this.p, opts);
+  }
+
+  /**
+   * The same memory seen through a driver that works like the agent (remote walks, framed
+   * reads, GatherList unless `remote` says otherwise), on a caching Vmi: call
+   * `vmi.invalidate()` after changing memory. `driver` logs its calls.
+   */
+  async remoteKernel(opts: OpenLinuxOptions = {}, remote: RemoteModeOptions = {}): Promise<{ kernel: LinuxKernel; driver: TestDriver }> {
+    const src = this.mem;
+    const driver = new TestDriver(this.memoryEnd, src.vcpus, src.frames).enableRemote(remote);
+    // Registers stay those of the source (tests change them there).
+    const caps = driver.capabilities;
+    Object.defineProperty(driver, "capabilities", { get: () => ({ ...caps, registers: src.capabilities.registers }) });
+    driver.getRegisters = (which) => src.getRegisters(which);
+    const vmi = await Vmi.open(driver, { cacheFrames: 4096 });
+    this.mem.onPoke((gpa, len) => {
+      const frames: bigint[] = [];
+      for (let f = gpa >> 12n; len > 0 && f <= (gpa + BigInt(len) - 1n) >> 12n; f++) frames.push(f);
+      driver.sink?.invalidateFrames(frames);
+    });
+    return { kernel: await openLinux(vmi, this.p, opts), driver };
   }
 }
 

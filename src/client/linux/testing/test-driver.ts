@@ -8,8 +8,9 @@ import { SparseDriver } from "../../vmi/testing/sparse-driver.js";
 export class TestDriver extends SparseDriver {
   vcpus: VcpuRegisters[] | undefined;
 
-  constructor(memoryEnd: bigint, vcpus?: VcpuRegisters[]) {
-    super(memoryEnd, { registers: vcpus !== undefined });
+  /** `frames`: share another driver's memory (a second view of the same machine). */
+  constructor(memoryEnd: bigint, vcpus?: VcpuRegisters[], frames?: Map<bigint, Uint8Array>) {
+    super(memoryEnd, { registers: vcpus !== undefined }, frames);
     this.vcpus = vcpus;
   }
 

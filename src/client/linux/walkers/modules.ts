@@ -9,7 +9,7 @@ import { isKernelPointer } from "../constants.js";
 import { badPointer, walkReadError } from "../errors.js";
 import type { LinuxKernel } from "../kernel.js";
 import { requirements } from "../requirements.js";
-import { StructView, readStrings, readViews, windowOf, windowOfStruct } from "../struct-view.js";
+import { StructView, readStrings, readViews, windowOf, windowOfStruct, type Window } from "../struct-view.js";
 import { containerOf, walkList } from "./list.js";
 
 export const MODULES = requirements("modules", {
@@ -88,6 +88,15 @@ export interface KsetEntry {
   readonly module: bigint | null;
 }
 
+/** `have[i]`, or else the window at `addrs[i]` (all the missing ones in one batch). */
+async function fillViews(k: LinuxKernel, addrs: readonly bigint[], have: readonly (StructView | undefined)[], w: Window): Promise<(StructView | VmiError)[]> {
+  const missing = addrs.flatMap((a, i) => (have[i] === undefined ? [i] : []));
+  const read = missing.length > 0 ? await readViews(k.vmi, missing.map((i) => addrs[i]!), w) : [];
+  const out: (StructView | VmiError)[] = [...have] as (StructView | VmiError)[];
+  missing.forEach((i, j) => (out[i] = read[j]!));
+  return out;
+}
+
 /** Entries of the module kset (/sys/module). */
 export async function listModuleKset(k: LinuxKernel): Promise<KsetEntry[]> {
   const b = k.bound(MODULE_KSET);
@@ -99,11 +108,21 @@ export async function listModuleKset(k: LinuxKernel): Promise<KsetEntry[]> {
     throw e;
   }
   if (!isKernelPointer(kset)) throw badPointer("module-kset", b.sym.module_kset, kset, "module_kset");
-  const nodes = await walkList(k.vmi, kset + BigInt(b.o.kset.list), { walker: "module-kset", limit: k.limits.maxListLength });
-  const kobjs = nodes.map((n) => containerOf(n.node, b.o.kobject.entry));
-  const names = await readViews(k.vmi, kobjs, windowOf([b.m.kobject.name]));
-  const mkobjs = kobjs.map((ko) => containerOf(ko, b.o.module_kobject.kobj));
-  const mods = await readViews(k.vmi, mkobjs, windowOf([b.m.module_kobject.mod]));
+  // With the hop (when the driver chases pointers): kobject.name and module_kobject.mod, relative to kobject.entry.
+  const entry = b.o.kobject.entry;
+  const kobjOff = b.o.module_kobject.kobj;
+  const gather = windowOf([
+    { offset: 0, size: 16 },
+    { offset: b.o.kobject.name - entry, size: 8 },
+    { offset: b.o.module_kobject.mod - kobjOff - entry, size: 8 },
+  ]);
+  const nodes = await walkList(k.vmi, kset + BigInt(b.o.kset.list), { walker: "module-kset", limit: k.limits.maxListLength, gather });
+  const kobjs = nodes.map((n) => containerOf(n.node, entry));
+  const mkobjs = kobjs.map((ko) => containerOf(ko, kobjOff));
+  // Views over what came with the hop; the rest is read in one batch each, as before.
+  const fromHop = (off: number): (StructView | undefined)[] => nodes.map((n) => (n.gathered ? new StructView(containerOf(n.node, off), n.gathered.bytes, n.gathered.from + off) : undefined));
+  const names = await fillViews(k, kobjs, fromHop(entry), windowOf([b.m.kobject.name]));
+  const mods = await fillViews(k, mkobjs, fromHop(entry + kobjOff), windowOf([b.m.module_kobject.mod]));
   const namePtrs = names.map((v) => {
     if (v instanceof VmiError) throw walkReadError("module-kset", v, "kobject");
     return v.ptr(b.o.kobject.name);

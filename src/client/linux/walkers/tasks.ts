@@ -3,6 +3,10 @@
  * plus swapper/0 itself), threads through each leader's `thread_group` ring, the per-CPU
  * current tasks (__per_cpu_offset[cpu] + current_task), and the enrichment `ps` shows
  * (ppid, credentials, DTB) read in batches across all tasks.
+ *
+ * Round trips: the task list is one list walk (one exchange when the driver chases
+ * pointers, every task's window with it); a leader whose thread_group ring is empty (its
+ * window says so) costs nothing more, and the other leaders' rings are walked at once.
  */
 import { VmiError } from "../../vmi/index.js";
 import { PF_KTHREAD, isKernelPointer } from "../constants.js";
@@ -67,9 +71,12 @@ function taskWindow(k: LinuxKernel): Window {
   return windowOfStruct(b.m.task_struct);
 }
 
+/** thread_group.next of each decoded task (from its window), to skip empty thread rings. */
+const threadGroupNext = new WeakMap<Task, bigint>();
+
 export function decodeTask(k: LinuxKernel, v: StructView): Task {
   const o = k.bound(TASKS).m.task_struct;
-  return {
+  const t: Task = {
     address: v.addr,
     pid: v.i32(o.pid.offset),
     tgid: v.i32(o.tgid.offset),
@@ -87,6 +94,8 @@ export function decodeTask(k: LinuxKernel, v: StructView): Task {
     files: v.ptr(o.files.offset),
     kernelThread: (v.u32(o.flags.offset) & PF_KTHREAD) !== 0,
   };
+  threadGroupNext.set(t, v.ptr(o.thread_group.offset));
+  return t;
 }
 
 /** Tasks at the given addresses, in one batch. */
@@ -121,22 +130,32 @@ export interface ListTasksOptions {
 export async function listTasks(k: LinuxKernel, opts: ListTasksOptions = {}): Promise<Task[]> {
   const b = k.bound(TASKS);
   const init = b.sym.init_task;
-  const leaders = await tasksOnList(k, init + BigInt(b.o.task_struct.tasks), "tasks", "tasks", k.limits.maxTasks);
-  const all = (opts.swapper ?? true) ? [await readTask(k, init, "tasks"), ...leaders] : leaders;
+  // swapper/0 is read alongside the walk; a failing walk is reported first, as if one after the other.
+  const [leaders, swapper] = await settledInOrder([
+    tasksOnList(k, init + BigInt(b.o.task_struct.tasks), "tasks", "tasks", k.limits.maxTasks),
+    (opts.swapper ?? true) ? readTask(k, init, "tasks") : Promise.resolve(undefined),
+  ] as const);
+  const all = swapper !== undefined ? [swapper, ...leaders] : leaders;
   if (!opts.threads) return all;
-  const out: Task[] = [];
-  for (const t of all) {
-    out.push(t);
-    if (t.pid === 0) continue; // the idle task's thread_group is its own
-    out.push(...(await listThreads(k, t)));
-  }
-  return out;
+  // The idle task's thread_group is its own; every other ring is walked at once.
+  const threads = await settledInOrder(all.map((t) => (t.pid === 0 ? Promise.resolve([]) : listThreads(k, t))));
+  return all.flatMap((t, i) => [t, ...threads[i]!]);
 }
 
 /** The other threads of a thread-group leader (its thread_group ring, leader excluded). */
 export async function listThreads(k: LinuxKernel, leader: Task): Promise<Task[]> {
   const b = k.bound(TASKS);
-  return tasksOnList(k, leader.address + BigInt(b.o.task_struct.thread_group), "thread_group", "threads", k.limits.maxThreads);
+  const head = leader.address + BigInt(b.o.task_struct.thread_group);
+  // The leader's window holds the ring's next pointer: an empty ring needs no read.
+  if (threadGroupNext.get(leader) === head) return [];
+  return tasksOnList(k, head, "thread_group", "threads", k.limits.maxThreads);
+}
+
+/** Awaits all; throws the first failure in list order (as awaiting them one by one would). */
+async function settledInOrder<T extends readonly unknown[]>(ps: { readonly [K in keyof T]: Promise<T[K]> }): Promise<{ -readonly [K in keyof T]: T[K] }> {
+  const rs = await Promise.allSettled(ps);
+  for (const r of rs) if (r.status === "rejected") throw r.reason;
+  return rs.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: T[K] };
 }
 
 /** Online CPU numbers (from __cpu_online_mask, bounded by nr_cpu_ids and the limit). */

@@ -2,6 +2,8 @@
  * Property: whatever garbage the guest's memory holds, every walker ends — with its
  * result or a WalkError (typed: walker, address, layer) — and runChecks ends with a
  * report (a failed walk is a check "error"), never a hang or another exception.
+ * And the same walkers give the same results and the same errors whether the driver
+ * chases pointers (GatherList) and reads pages with their frames, or not.
  */
 import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
@@ -23,6 +25,9 @@ const RUNS = Number(process.env.SEVEN_FUZZ_RUNS ?? 200);
 
 let s: SyntheticKernel;
 let k: LinuxKernel;
+/** The same memory through an agent-like driver: with GatherList and framed reads, and without (the older v1 path). */
+let gathering: LinuxKernel;
+let plain: LinuxKernel;
 let targets: { va: bigint; size: number }[];
 
 before(async () => {
@@ -38,7 +43,10 @@ before(async () => {
   const rq = s.perCpu[0]! + s.unslid("runqueues");
   const node = (t: bigint): bigint => t + s.off("task_struct", "se") + s.off("sched_entity", "run_node");
   s.u64(rq + s.off("rq", "cfs") + s.off("cfs_rq", "tasks_timeline"), s.rbTree([...s.tasks.values()].slice(0, 5).map(node)));
-  k = await s.kernel({ limits: { maxTasks: 4096, maxListLength: 4096, maxTreeNodes: 1 << 14, maxFds: 1 << 12, maxVmas: 4096 } });
+  const limits = { maxTasks: 4096, maxListLength: 4096, maxTreeNodes: 1 << 14, maxFds: 1 << 12, maxVmas: 4096 };
+  k = await s.kernel({ limits });
+  gathering = (await s.remoteKernel({ limits })).kernel;
+  plain = (await s.remoteKernel({ limits }, { frames: false, gather: false })).kernel;
   const image = (name: string, struct: string) => ({ va: s.sym(name), size: s.p.sizeOf(struct) });
   targets = [
     ...s.allocations.filter((a) => a.size <= 0x4000),
@@ -90,7 +98,54 @@ async function withCorruption(list: readonly [number, number, (self: bigint) => 
   }
 }
 
+/** A walk's result, or its error as data (code, message, details). */
+async function outcome(p: Promise<unknown>): Promise<unknown> {
+  try {
+    return { ok: await p };
+  } catch (e) {
+    if (e instanceof LinuxError) return { error: e.code, message: e.message, details: e.details };
+    throw e;
+  }
+}
+
+/** Every walker (and the checks) on one kernel view. */
+function walks(kk: LinuxKernel): (() => Promise<unknown>)[] {
+  const names = ALL_CHECKS.map((c) => c.name).filter((n) => n !== "kernel-text");
+  return [
+    () => listTasks(kk, { threads: true }).then((ts) => describeTasks(kk, ts)),
+    () => currentTasks(kk),
+    () => listPids(kk),
+    () => listRunQueues(kk),
+    () => listModules(kk),
+    () => listModuleKset(kk),
+    () => walkProcTree(kk, s.sym("proc_root")),
+    ...[...s.tasks.values()].slice(0, 3).flatMap((t) => [
+      () => listVmas(kk, s.read64(t + s.off("task_struct", "mm"))),
+      () => listOpenFiles(kk, s.read64(t + s.off("task_struct", "files"))),
+    ]),
+    () => runChecks(kk, names).then((r) => ({ ...r, ms: 0, checks: r.checks.map((c) => ({ ...c, ms: 0 })) })),
+  ];
+}
+
 describe("walkers over corrupted kernel memory", () => {
+  it("give the same results and errors with pointer chasing and framed reads in the driver", async () => {
+    await fc.assert(
+      fc.asyncProperty(corruption, async (list) => {
+        await withCorruption(list, async () => {
+          gathering.vmi.invalidate();
+          plain.vmi.invalidate();
+          const [a, b, c] = [walks(k), walks(plain), walks(gathering)];
+          for (let i = 0; i < a.length; i++) {
+            const local = await outcome(a[i]!());
+            assert.deepEqual(await outcome(b[i]!()), local, `walk ${i}, the driver walking page tables`);
+            assert.deepEqual(await outcome(c[i]!()), local, `walk ${i}, with GatherList and framed reads`);
+          }
+        });
+      }),
+      { numRuns: Math.max(10, Math.floor(RUNS / 4)) },
+    );
+  });
+
   it("end with a result or a WalkError", async () => {
     await fc.assert(
       fc.asyncProperty(corruption, async (list) => {
