@@ -102,7 +102,7 @@ export interface SchedulerOptions {
   readonly sliceMs?: number;
   /**
    * VMPL1 instructions per slice while something waits on the agent or the network (held or
-   * paused contexts, agent work, relayed bytes in flight, recent NIC traffic); default 32.
+   * paused contexts, agent work, relayed bytes in flight, recent NIC traffic); default 16.
    */
   readonly latencyBudget?: number;
   /** How long slices stay short after the last relayed bytes (ms, default 10; 0: not at all). */
@@ -128,7 +128,7 @@ export type StopReason =
 /** How many VMRUNs one agent turn may take in one round (guest requests inside a turn). */
 const MAX_AGENT_VMRUNS_PER_ROUND = 16;
 const IDLE_MAX_MS = 100;
-const DEFAULT_LATENCY_BUDGET = 32;
+const DEFAULT_LATENCY_BUDGET = 16;
 const DEFAULT_LINGER_MS = 10;
 
 export class Scheduler {
@@ -626,7 +626,7 @@ export class Scheduler {
     const budget = this.#storm ? 1 : this.#sliceBudget(now);
     const t0 = this.#sliceMs !== undefined ? performance.now() : 0;
     const exit = o.hv.vmrun(v, o.layout.vmsa1[v]!, budget);
-    if (this.#sliceMs !== undefined && exit.retired >= 16) {
+    if (this.#sliceMs !== undefined && exit.retired >= 16 && budget > this.#latencyBudget) {
       const rate = exit.retired / Math.max(0.01, performance.now() - t0);
       this.#rate = this.#rate === 0 ? rate : 0.8 * this.#rate + 0.2 * rate;
     }

@@ -249,6 +249,9 @@ export class NicRelay {
       // Views: the socket hands over a fresh buffer per read, and nothing writes into it.
       const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       for (let o = 0; o < bytes.length; o += NIC_MAX_RECORD) c.rx({ kind: "data", payload: bytes.subarray(o, o + NIC_MAX_RECORD) });
+      // Into the ring now if it has room (one write for the chunk): the agent finds the bytes
+      // there when it next runs, and the socket is paused only once the ring is full too.
+      if (!this.#closed) this.#fillRx();
       if (c.queued > RX_QUEUE_HIGH_WATER && !socket.isPaused()) {
         socket.pause();
         this.#o.counters.inc("nic.rx.socket-paused");
