@@ -15,6 +15,7 @@ import type { Finding } from "./check.js";
 import { ALL_CHECKS, runChecks, type RunChecksOptions } from "./run.js";
 import { LinuxError } from "../errors.js";
 import { registerSet } from "../../vmi/index.js";
+import { hashKernelText } from "./kernel-text.js";
 
 /** Every test runs twice: reading memory locally, and through an agent-like driver that chases pointers (GatherList) and reads pages with their frames. */
 const VIEWS: readonly SyntheticView[] = ["local", "agent"];
@@ -496,3 +497,23 @@ for (const v of VIEWS) {
     });
   });
 }
+
+describe("kernel text through a live driver", () => {
+  it("keeps several 1 MiB chunks in flight while hashing, and hashes the same as a local read", async () => {
+    const { s } = await world({ view: "local" });
+    const { kernel: k, driver: d } = await s.remoteKernel();
+    let out = 0;
+    let most = 0;
+    const inner = d.readVirtFrames.bind(d);
+    d.readVirtFrames = async (dtb, ranges) => {
+      most = Math.max(most, ++out);
+      await new Promise((r) => setImmediate(r));
+      out--;
+      return inner(dtb, ranges);
+    };
+    const remote = await hashKernelText(k);
+    assert.deepEqual([most >= 2, most <= 3], [true, true], `${most} reads in flight at most`);
+    assert.ok(remote.pages.length > 256 * 3);
+    assert.equal(remote.digest, (await hashKernelText(await s.kernel())).digest);
+  });
+});

@@ -3,10 +3,11 @@
  * baseline the owner recorded when the system was known good (the first run with an
  * empty store records it). Changed pages are reported as runs, named by symbol. Text
  * depends on the KASLR slide (relocations), so a baseline from another boot or kernel is
- * not compared (skipped, with why).
+ * not compared (skipped, with why). The text is read in 1 MiB chunks with a few chunks in
+ * flight, so the transfer overlaps the hashing and the agent's work.
  */
 import { createHash } from "node:crypto";
-import { VmiError, kva } from "../../vmi/index.js";
+import { VmiError, kva, type ReadRequest, type ReadResult } from "../../vmi/index.js";
 import type { LinuxKernel } from "../kernel.js";
 import { walkReadError } from "../errors.js";
 import { requirements } from "../requirements.js";
@@ -16,6 +17,8 @@ import { type IntegrityCheck, type Finding, finder, hex } from "./check.js";
 const TEXT = requirements("kernel-text", { symbols: ["_stext", "_etext"] });
 const PAGE = 4096;
 const CHUNK_PAGES = 256;
+/** Chunks read ahead of the one being hashed. */
+const CHUNKS_IN_FLIGHT = 3;
 const MAX_FINDINGS = 32;
 
 /** Per-page digests (and the whole-range digest) of the kernel text as it is in memory now. */
@@ -26,14 +29,30 @@ export async function hashKernelText(k: LinuxKernel): Promise<TextBaseline> {
   const pages: string[] = [];
   const all = createHash("sha256");
   const nPages = Number((end - start + BigInt(PAGE - 1)) / BigInt(PAGE));
-  for (let p = 0; p < nPages; p += CHUNK_PAGES) {
-    const reqs = [];
+  const chunk = (p: number): ReadRequest[] => {
+    const reqs: ReadRequest[] = [];
     for (let i = p; i < Math.min(nPages, p + CHUNK_PAGES); i++) {
       const at = start + BigInt(i * PAGE);
       const len = Number(end - at < BigInt(PAGE) ? end - at : BigInt(PAGE));
       reqs.push({ ctx: kva(at), len });
     }
-    const res = await k.vmi.readManySettled(reqs);
+    return reqs;
+  };
+  // Chunks are asked for ahead and hashed in order.
+  const ahead: Promise<ReadResult[]>[] = [];
+  let next = 0;
+  const fill = (): void => {
+    while (ahead.length < CHUNKS_IN_FLIGHT && next < nPages) {
+      const p = k.vmi.readManySettled(chunk(next));
+      p.catch(() => undefined); // awaited in turn; a failure surfaces there
+      ahead.push(p);
+      next += CHUNK_PAGES;
+    }
+  };
+  fill();
+  while (ahead.length > 0) {
+    const res = await ahead.shift()!;
+    fill();
     for (const r of res) {
       if (r instanceof VmiError) throw walkReadError("kernel-text", r, "kernel text");
       pages.push(createHash("sha256").update(r).digest("hex"));
