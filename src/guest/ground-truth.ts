@@ -80,6 +80,9 @@ export interface GroundTruth {
     readonly hiddenFromList: boolean;
     readonly hiddenFromKset: boolean;
     readonly rootkit: boolean;
+    /** module.sig_ok and module.taints as loaded. */
+    readonly sigOk: boolean;
+    readonly taints: number;
   }[];
   readonly builtinKobjects: readonly string[];
   readonly syscallTable: { readonly va: Hex; readonly entries: readonly Hex[] };
@@ -190,6 +193,8 @@ export function groundTruth(src: GroundTruthSource): GroundTruth {
       hiddenFromList: m.hiddenFromList,
       hiddenFromKset: m.hiddenFromKset,
       rootkit: m.rootkit,
+      sigOk: m.sigOk,
+      taints: Number(m.taints),
     })),
     builtinKobjects: k.builtins.map((b) => b.name),
     syscallTable: { va: hex(k.addr.ksym("sys_call_table")), entries: currentSyscallTable(k).map(hex) },

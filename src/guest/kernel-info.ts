@@ -74,18 +74,21 @@ export const NEEDED_MEMBERS = {
   xa_node: ["shift", "offset", "count", "nr_values", "parent", "array", "slots", "marks"],
   rq: ["nr_running", "nr_switches", "cfs", "curr", "idle", "cpu", "online", "clock"],
   cfs_rq: ["load.weight", "nr_running", "h_nr_running", "min_vruntime", "tasks_timeline", "curr", "rq"],
-  module: ["state", "list", "name", "mkobj", "mkobj.kobj", "mkobj.mod", "core_layout.base", "core_layout.size", "core_layout.text_size", "core_layout.ro_size", "refcnt", "version", "srcversion", "taints"],
+  module: ["state", "list", "name", "mkobj", "mkobj.kobj", "mkobj.mod", "core_layout.base", "core_layout.size", "core_layout.text_size", "core_layout.ro_size", "refcnt", "version", "srcversion", "taints", "sig_ok"],
   kobject: ["name", "entry", "parent", "kset", "kref", "sd"],
   kset: ["list", "kobj"],
   nf_hook_entries: ["num_hook_entries", "hooks"],
   nf_hook_entry: ["hook", "priv"],
-  net: ["nf.hooks_ipv4"],
+  net: ["nf.hooks_ipv4", "nf.hooks_ipv6", "nf.hooks_arp", "nf.hooks_bridge", "list", "proc_net", "proc_net_stat", "passive", "ns.count", "ns.inum", "ns.ops", "user_ns"],
   tty_ldisc_ops: ["name", "num", "write", "receive_buf"],
   atomic_notifier_head: ["head"],
   notifier_block: ["notifier_call", "next", "priority"],
   seq_operations: ["start", "stop", "next", "show"],
   file_operations: ["owner", "read_iter", "write_iter", "iterate_shared"],
-  proc_dir_entry: ["in_use", "refcnt", "proc_iops", "proc_dir_ops", "proc_ops", "seq_ops", "parent", "subdir", "subdir_node", "name", "mode", "namelen", "nlink", "low_ino"],
+  proc_dir_entry: [
+    "in_use", "refcnt", "proc_iops", "proc_dir_ops", "proc_ops", "proc_dops", "seq_ops", "data", "state_size", "parent", "subdir", "subdir_node",
+    "name", "mode", "flags", "namelen", "nlink", "low_ino", "uid", "gid", "size", "inline_name",
+  ],
   nsproxy: ["count", "uts_ns", "ipc_ns", "mnt_ns", "pid_ns_for_children", "net_ns", "time_ns", "time_ns_for_children", "cgroup_ns"],
   uts_namespace: ["name.sysname", "name.nodename", "name.release", "name.version", "name.machine", "name.domainname"],
   gate_struct: ["offset_low", "segment", "bits", "offset_middle", "offset_high"],
@@ -108,6 +111,8 @@ export const NEEDED_SYMBOLS = [
   "init_time_ns", "init_cgroup_ns", "init_user_ns", "root_user", "linux_banner", "sys_call_table", "idt_table",
   "entry_SYSCALL_64", "modules", "module_kset", "tty_ldiscs", "keyboard_notifier_list", "tcp4_seq_afinfo",
   "tcp4_seq_ops", "proc_root", "proc_root_operations", "fair_sched_class", "idle_sched_class", "tasklist_lock",
+  "net_namespace_list", "netns_operations", "__cpu_possible_mask", "__cpu_online_mask", "__cpu_present_mask", "__cpu_active_mask",
+  "__num_online_cpus", "tainted_mask",
 ] as const;
 
 type MemberMap = typeof NEEDED_MEMBERS;

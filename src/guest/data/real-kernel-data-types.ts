@@ -33,3 +33,48 @@ export interface RealIdtGate {
   readonly ist: number;
   readonly dpl: number;
 }
+
+/** The hook functions registered at init_net.nf.<family>[hook], in priority order. */
+export interface RealNfHooks {
+  readonly family: "hooks_ipv4" | "hooks_ipv6" | "hooks_arp" | "hooks_bridge";
+  readonly hook: number;
+  readonly fns: readonly RealSymRef[];
+}
+
+/** A loaded module as load_module left it. */
+export interface RealModule {
+  readonly name: string;
+  /** core_layout.size, .text_size, .ro_size. */
+  readonly size: number;
+  readonly textSize: number;
+  readonly roSize: number;
+  readonly refcnt: number;
+  readonly sigOk: boolean;
+  readonly taints: number;
+}
+
+/**
+ * A procfs entry (struct proc_dir_entry) as the kernel registered it. `ops` is the
+ * proc_ops (files) / proc_dir_ops (directories) union slot, `seq` the seq_ops /
+ * single_show one; `data` a static object or a small integer (heap data is not kept),
+ * `link` a symlink's target.
+ */
+export interface RealProcEntry {
+  readonly name: string;
+  readonly mode: number;
+  readonly nlink: number;
+  readonly lowIno: number;
+  readonly flags: number;
+  readonly refcnt: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly stateSize?: number;
+  readonly size?: number;
+  readonly iops?: RealSymRef;
+  readonly ops?: RealSymRef;
+  readonly dops?: RealSymRef;
+  readonly seq?: RealSymRef;
+  readonly data?: RealSymRef | number;
+  readonly link?: string;
+  readonly children?: readonly RealProcEntry[];
+}

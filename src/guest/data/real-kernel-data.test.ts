@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { parseSystemMap } from "../../shared/kernel/index.js";
 import { generateRealKernelData } from "./extract-real-kernel-data.js";
-import { REAL_IDT, REAL_NF_HOOKS_IPV4, REAL_SYSCALL_TABLE, REAL_TABLES, REAL_TTY_LDISCS } from "./real-kernel-data.generated.js";
-import type { RealSymRef } from "./real-kernel-data-types.js";
+import { REAL_IDT, REAL_NF_HOOKS, REAL_PROC_NET, REAL_PROC_ROOT, REAL_SYSCALL_TABLE, REAL_TABLES, REAL_TTY_LDISCS } from "./real-kernel-data.generated.js";
+import type { RealProcEntry, RealSymRef } from "./real-kernel-data-types.js";
 import { FIXTURE_DIR } from "../testing/btf-profile-view.js";
 
 test("real-kernel-data.generated.ts is what the generator reads from the fixture image", () => {
@@ -35,8 +35,25 @@ test("every pointer names a System.map symbol at its address", () => {
     for (const v of Object.values(t.fields)) if (typeof v === "object" && "sym" in v) check(v);
   }
   for (const [, r] of REAL_TTY_LDISCS) check(r);
-  for (const [, hooks] of REAL_NF_HOOKS_IPV4) hooks.forEach(check);
+  for (const h of REAL_NF_HOOKS) h.fns.forEach(check);
+  const procRefs = (e: RealProcEntry): void => {
+    for (const r of [e.iops, e.ops, e.dops, e.seq, e.data]) if (typeof r === "object") check(r);
+    e.children?.forEach(procRefs);
+  };
+  REAL_PROC_ROOT.forEach(procRefs);
+  procRefs(REAL_PROC_NET);
+  // Every table a /proc entry points at (other than a single_show function) is copied.
+  const tables = new Set(REAL_TABLES.map((t) => t.addr));
+  const tablesOf = (e: RealProcEntry): void => {
+    for (const r of [e.iops, e.ops]) if (r !== undefined) assert.ok(tables.has(r.addr), `${e.name}: ${r.sym}`);
+    e.children?.forEach(tablesOf);
+  };
+  REAL_PROC_ROOT.forEach(tablesOf);
+  tablesOf(REAL_PROC_NET);
   assert.equal(REAL_SYSCALL_TABLE[0]!.sym, "__x64_sys_read");
   assert.equal(REAL_SYSCALL_TABLE[39]!.sym, "__x64_sys_getpid");
   assert.equal(REAL_IDT[14]!.handler.sym, "asm_exc_page_fault");
+  // /proc/net/tcp as tcp4_proc_init_net registers it.
+  const tcp = REAL_PROC_NET.children!.find((e) => e.name === "tcp")!;
+  assert.deepEqual([tcp.ops?.sym, tcp.seq?.sym, (tcp.data as RealSymRef).sym], ["proc_net_seq_ops", "tcp4_seq_ops", "tcp4_seq_afinfo"]);
 });

@@ -10,7 +10,7 @@ import type { Kernel } from "../model/kernel.js";
 import { population, type ProcSpec } from "../model/population.js";
 import type { FilesStruct, Task } from "../model/types.js";
 import { CPU_ENTRY_AREA_RO_IDT, MODULES_VADDR, START_KERNEL_MAP } from "../layout/placement.js";
-import { StructBuf, u64Bytes } from "../mem/kmem.js";
+import { StructBuf, u32Bytes, u64Bytes } from "../mem/kmem.js";
 import { KERNPG_TABLE, PAGE_KERNEL, PAGE_KERNEL_RO, PAGE_KERNEL_RX } from "../mem/page-tables.js";
 import { KList } from "./klist.js";
 import { buildHookPoints, type HookPoints } from "./hook-points.js";
@@ -62,7 +62,7 @@ export function buildKernel(k: Kernel): BootBuild {
   spawnPopulation(k, idle[0]!);
   buildModuleKset(k);
   for (const name of BUILTIN_KOBJECTS) addBuiltinKobject(k, name);
-  for (const [name, size] of STOCK_MODULES) loadModule(k, { name, size });
+  for (const m of STOCK_MODULES) loadModule(k, m);
   const hooks = buildHookPoints(k);
   makeInitialRunnable(k);
   return { hooks };
@@ -120,6 +120,7 @@ function setupPerCpu(k: Kernel): void {
     } else offsets.u64(c * 8, load);
   }
   k.mem.write(a.ksym("__per_cpu_offset"), offsets.bytes);
+  writeCpuMasks(k);
   const thisCpuOff = t.symbolOrUndefined("this_cpu_off");
   const cpuNumber = t.symbolOrUndefined("cpu_number");
   for (let c = 0; c < vcpus; c++) {
@@ -160,6 +161,7 @@ function buildInitStructures(k: Kernel): void {
   ns.u64(t.o("nsproxy", "time_ns_for_children"), a.ksym("init_time_ns"));
   ns.u64(t.o("nsproxy", "cgroup_ns"), a.ksym("init_cgroup_ns"));
   k.mem.write(a.ksym("init_nsproxy"), ns.bytes);
+  writeInitNet(k);
   // init_mm: swapper_pg_dir and an empty VMA tree.
   const mm = a.ksym("init_mm");
   k.mem.write(mm + BigInt(t.o("mm_struct", "pgd")), u64Bytes(a.ksym("init_top_pgt")));
@@ -188,6 +190,46 @@ function buildInitStructures(k: Kernel): void {
     k.mem.write(p, b.bytes);
   }
   k.taskList = new KList(a.ksym("init_task") + BigInt(t.o("task_struct", "tasks")), t.o("list_head", "next"), t.o("list_head", "prev"));
+}
+
+/**
+ * init_net as net_ns_init/setup_net leave it: on net_namespace_list (list_add_tail_rcu of
+ * &net->list), its ns_common (inum, &netns_operations, count), passive count and owning
+ * user namespace (the fixture's values). Its netfilter hooks and /proc/net come with the
+ * hook points.
+ */
+function writeInitNet(k: Kernel): void {
+  const t = k.t;
+  const a = k.addr;
+  const net = a.ksym("init_net");
+  const list = new KList(a.ksym("net_namespace_list"), t.o("list_head", "next"), t.o("list_head", "prev"));
+  list.init(k.mem);
+  list.addTail(k.mem, net + BigInt(t.o("net", "list")));
+  const at = (m: Parameters<typeof t.o<"net">>[1]): bigint => net + BigInt(t.o("net", m));
+  k.mem.write(at("passive"), u32Bytes(2));
+  k.mem.write(at("ns.count"), u32Bytes(2));
+  k.mem.write(at("ns.inum"), u32Bytes(PROC_NET_INIT_INUM));
+  k.mem.write(at("ns.ops"), u64Bytes(a.ksym("netns_operations")));
+  k.mem.write(at("user_ns"), u64Bytes(a.ksym("init_user_ns")));
+}
+
+/** init_net's ns.inum on the fixture kernel (the first inode number proc_alloc_inum hands out). */
+const PROC_NET_INIT_INUM = 0xf0000000;
+
+/**
+ * The CPU masks as smp_init leaves them with every vCPU brought up: possible, present,
+ * online and active hold CPUs 0..vcpus-1 (cpumask bits in unsigned longs), and
+ * __num_online_cpus counts them. nr_cpu_ids is written with the KASLR variables.
+ */
+function writeCpuMasks(k: Kernel): void {
+  const a = k.addr;
+  const n = k.cfg.layout.vcpus;
+  const bits = new Array<bigint>(Math.ceil(n / 64)).fill(0n);
+  for (let c = 0; c < n; c++) bits[c >> 6] = bits[c >> 6]! | (1n << BigInt(c & 63));
+  const words = new StructBuf(bits.length * 8);
+  bits.forEach((w, i) => words.u64(i * 8, w));
+  for (const m of ["__cpu_possible_mask", "__cpu_present_mask", "__cpu_online_mask", "__cpu_active_mask"] as const) k.mem.write(a.ksym(m), words.bytes);
+  k.mem.write(a.ksym("__num_online_cpus"), u32Bytes(n));
 }
 
 function initStructPid(k: Kernel): bigint {

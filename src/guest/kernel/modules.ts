@@ -12,30 +12,21 @@ import { KList } from "./klist.js";
 import { StructBuf, cString, u64Bytes } from "../mem/kmem.js";
 import { PAGE_KERNEL, PAGE_KERNEL_RX } from "../mem/page-tables.js";
 import { codeBytes } from "./text.js";
+import { REAL_BUILTIN_KOBJECTS, REAL_MODULES } from "../data/real-kernel-data.generated.js";
+import type { RealModule } from "../data/real-kernel-data-types.js";
 
 const PAGE = 4096;
 export const MODULE_STATE_LIVE = 0;
 
-/** The fixture guest's modules, in load order (name, core size). */
-export const STOCK_MODULES: readonly (readonly [string, number])[] = [
-  ["virtio_ring", 49152],
-  ["virtio", 20480],
-  ["virtio_pci_legacy_dev", 16384],
-  ["virtio_pci_modern_dev", 20480],
-  ["virtio_pci", 24576],
-  ["virtio_blk", 28672],
-  ["loop", 32768],
-  ["dummy", 16384],
-  ["crc7", 16384],
-  ["crc_itu_t", 16384],
-  ["serio_raw", 20480],
-];
+/** The fixture guest's modules, in load order, as load_module left them (signed, in tree). */
+export const STOCK_MODULES: readonly RealModule[] = REAL_MODULES;
 
-/** Builtin modules with a /sys/module entry (parameters), no struct module. */
-export const BUILTIN_KOBJECTS: readonly string[] = [
-  "acpi", "block", "cpufreq", "cpuidle", "dynamic_debug", "firmware_class", "kernel", "keyboard", "module",
-  "page_alloc", "pcie_aspm", "printk", "random", "rcupdate", "rcutree", "sysrq", "tcp_cubic", "vt", "workqueue", "xen",
-];
+/** Builtin modules with a /sys/module entry (parameters), no struct module: the fixture's, in kset order. */
+export const BUILTIN_KOBJECTS: readonly string[] = REAL_BUILTIN_KOBJECTS;
+
+/** include/linux/panic.h: the taints of a module that is out of tree / failed signature verification. */
+export const TAINT_OOT_MODULE = 12;
+export const TAINT_UNSIGNED_MODULE = 13;
 
 function kobjectFlags(): number {
   // state_initialized | state_in_sysfs | state_add_uevent_sent (bits 0..2 of the bitfield word).
@@ -104,6 +95,16 @@ function allocModuleArea(k: Kernel, bytes: number, textBytes: number): { base: b
 export interface LoadModule {
   readonly name: string;
   readonly size: number;
+  /** core_layout.text_size / .ro_size (default: 40 % text, then at least a page of rodata). */
+  readonly textSize?: number;
+  readonly roSize?: number;
+  /** Module references held (1 + one per module using it). */
+  readonly refcnt?: number;
+  /**
+   * A rootkit's own module: built out of tree and not signed with the kernel's key, so
+   * module_sig_check leaves sig_ok false and load_module taints it (and the kernel)
+   * TAINT_OOT_MODULE and TAINT_UNSIGNED_MODULE. Stock modules are Debian's signed ones.
+   */
   readonly rootkit?: boolean;
 }
 
@@ -111,8 +112,10 @@ export interface LoadModule {
 export function loadModule(k: Kernel, m: LoadModule): KernelModule {
   const t = k.t;
   const size = Math.ceil(m.size / PAGE) * PAGE;
-  const textSize = Math.max(PAGE, Math.floor((size * 0.4) / PAGE) * PAGE);
-  const roSize = textSize + Math.max(PAGE, Math.floor((size * 0.2) / PAGE) * PAGE);
+  const textSize = m.textSize ?? Math.max(PAGE, Math.floor((size * 0.4) / PAGE) * PAGE);
+  const roSize = m.roSize ?? textSize + Math.max(PAGE, Math.floor((size * 0.2) / PAGE) * PAGE);
+  const rootkit = m.rootkit === true;
+  const taints = rootkit ? (1n << BigInt(TAINT_OOT_MODULE)) | (1n << BigInt(TAINT_UNSIGNED_MODULE)) : 0n;
   const { base, pages } = allocModuleArea(k, size, textSize);
   k.mem.write(base, codeBytes(`module/${m.name}`, 0, textSize));
   // struct module at the start of the RW part (.gnu.linkonce.this_module).
@@ -127,8 +130,15 @@ export function loadModule(k: Kernel, m: LoadModule): KernelModule {
   b.u32(t.o("module", "core_layout.size"), size);
   b.u32(t.o("module", "core_layout.text_size"), textSize);
   b.u32(t.o("module", "core_layout.ro_size"), roSize);
-  b.u32(t.o("module", "refcnt"), 1);
+  b.u32(t.o("module", "refcnt"), m.refcnt ?? 1);
+  b.u8(t.o("module", "sig_ok"), rootkit ? 0 : 1);
+  b.u64(t.o("module", "taints"), taints);
   k.mem.write(modVa, b.bytes);
+  if (taints !== 0n) {
+    // add_taint_module also taints the kernel: tainted_mask |= the module's bits.
+    k.taintedMask |= taints;
+    k.mem.write(k.addr.ksym("tainted_mask"), u64Bytes(k.taintedMask));
+  }
   const kobjVa = modVa + BigInt(t.o("module", "mkobj.kobj"));
   writeKobject(k, kobjVa, nameVa);
   const mod: KernelModule = {
@@ -142,7 +152,9 @@ export function loadModule(k: Kernel, m: LoadModule): KernelModule {
     kobjNameVa: nameVa,
     hiddenFromList: false,
     hiddenFromKset: false,
-    rootkit: m.rootkit === true,
+    rootkit,
+    sigOk: !rootkit,
+    taints,
   };
   k.moduleList.addHead(k.mem, modVa + BigInt(t.o("module", "list")));
   k.ksetList.addTail(k.mem, kobjVa + BigInt(t.o("kobject", "entry")));

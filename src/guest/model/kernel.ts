@@ -33,7 +33,13 @@ export const BYTES_PER_PROCESS = 64n * 1024n;
 
 export type CacheName =
   | "task_struct" | "cred" | "mm_struct" | "vm_area_struct" | "maple_node" | "files_struct" | "filp" | "dentry"
-  | "fs_struct" | "pid" | "radix_tree_node" | "kmalloc-64" | "kmalloc-128" | "kmalloc-512" | "mnt_cache" | "kmalloc-256";
+  | "fs_struct" | "pid" | "radix_tree_node" | "kmalloc-64" | "kmalloc-128" | "kmalloc-512" | "mnt_cache" | "kmalloc-256"
+  | "proc_dir_entry";
+
+/** fs/proc/internal.h SIZEOF_PDE: proc_dir_entry_cache objects, room for a short name inline. */
+export function sizeofPde(pde: number): number {
+  return pde < 128 ? 128 : pde < 192 ? 192 : pde < 256 ? 256 : 512;
+}
 
 export class Kernel {
   readonly cfg: KernelConfig;
@@ -86,6 +92,8 @@ export class Kernel {
   nextTaskId = 0;
   /** Next free VA of the module area (0: start at placement.moduleBase). */
   moduleCursor = 0n;
+  /** tainted_mask as the model last wrote it (module taints add to it). */
+  taintedMask = 0n;
   /** The model's clock for start_time (ns since boot). */
   clockNs = 0n;
   pidMax = 32768;
@@ -143,6 +151,7 @@ export class Kernel {
         "kmalloc-256": 256,
         "kmalloc-512": 512,
         mnt_cache: this.t.size("mount"),
+        proc_dir_entry: sizeofPde(this.t.size("proc_dir_entry")),
       };
       // maple nodes are 256-byte aligned: the low byte of an encoded node holds type bits.
       c = new ObjectCache(this.pages, name, sizes[name], name === "maple_node" ? 256 : 64);

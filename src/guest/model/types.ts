@@ -131,6 +131,10 @@ export interface KernelModule {
   hiddenFromKset: boolean;
   /** Loaded by a rootkit scenario. */
   readonly rootkit: boolean;
+  /** module.sig_ok: the signature verified at load. */
+  readonly sigOk: boolean;
+  /** module.taints (TAINT_OOT_MODULE, TAINT_UNSIGNED_MODULE bits). */
+  readonly taints: bigint;
 }
 
 /** A builtin module's sysfs kobject (/sys/module/NAME with mkobj.mod = NULL). */

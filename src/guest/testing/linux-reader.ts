@@ -32,6 +32,31 @@ export interface RModule {
   readonly name: string;
   readonly base: bigint;
   readonly size: number;
+  readonly textSize: number;
+  readonly refcnt: number;
+  readonly sigOk: boolean;
+  readonly taints: bigint;
+}
+
+/** A procfs entry (struct proc_dir_entry) and where it sits. */
+export interface RProcEntry {
+  readonly va: bigint;
+  /** Path from the walk's root ("" for the root, "tcp", "stat/rt_cache"). */
+  readonly path: string;
+  readonly name: string;
+  readonly namelen: number;
+  readonly mode: number;
+  readonly nlink: number;
+  readonly lowIno: number;
+  readonly parent: bigint;
+  readonly iops: bigint;
+  readonly ops: bigint;
+  readonly dops: bigint;
+  readonly seqOps: bigint;
+  readonly data: bigint;
+  /** Children in subdir rb-tree order, and whether the tree is ordered as proc_match orders names. */
+  readonly children: readonly bigint[];
+  readonly ordered: boolean;
 }
 
 export interface RVma {
@@ -211,8 +236,56 @@ export class LinuxReader {
         name: this.str(m + this.off("module", "name"), 56),
         base: this.u64(m + this.off("module", "core_layout.base")),
         size: this.u32(m + this.off("module", "core_layout.size")),
+        textSize: this.u32(m + this.off("module", "core_layout.text_size")),
+        refcnt: this.u32(m + this.off("module", "refcnt")),
+        sigOk: this.read(m + this.off("module", "sig_ok"), 1)[0] !== 0,
+        taints: this.u64(m + this.off("module", "taints")),
       };
     });
+  }
+
+  /** The procfs tree under `root` (proc_root or a namespace's proc_net), breadth first. */
+  procTree(root: bigint): RProcEntry[] {
+    const o = (m: string): bigint => this.off("proc_dir_entry", m);
+    const out: RProcEntry[] = [];
+    const cmp = (a: string, b: string): number => (a.length !== b.length ? a.length - b.length : Buffer.compare(Buffer.from(a, "latin1"), Buffer.from(b, "latin1")));
+    let level: { va: bigint; path: string }[] = [{ va: root, path: "" }];
+    while (level.length > 0) {
+      const next: typeof level = [];
+      for (const { va, path } of level) {
+        const children: bigint[] = [];
+        const visit = (n: bigint, depth: number): void => {
+          if (n === 0n) return;
+          if (depth > 64) throw new Error("procfs rb-tree too deep");
+          visit(this.u64(n + this.off("rb_node", "rb_left")), depth + 1);
+          children.push(n - o("subdir_node"));
+          visit(this.u64(n + this.off("rb_node", "rb_right")), depth + 1);
+        };
+        visit(this.u64(va + o("subdir")), 0);
+        const name = this.str(this.u64(va + o("name")), 256);
+        const names = children.map((c) => this.str(this.u64(c + o("name")), 256));
+        out.push({
+          va,
+          path,
+          name,
+          namelen: this.read(va + o("namelen"), 1)[0]!,
+          mode: this.read(va + o("mode"), 2).reduce((acc, x, i) => acc | (x << (8 * i)), 0),
+          nlink: this.u32(va + o("nlink")),
+          lowIno: this.u32(va + o("low_ino")),
+          parent: this.u64(va + o("parent")),
+          iops: this.u64(va + o("proc_iops")),
+          ops: this.u64(va + o("proc_ops")),
+          dops: this.u64(va + o("proc_dops")),
+          seqOps: this.u64(va + o("seq_ops")),
+          data: this.u64(va + o("data")),
+          children,
+          ordered: names.every((n, i) => i === 0 || cmp(names[i - 1]!, n) < 0),
+        });
+        children.forEach((c, i) => next.push({ va: c, path: path === "" ? names[i]! : `${path}/${names[i]!}` }));
+      }
+      level = next;
+    }
+    return out;
   }
 
   /** /sys/module: kobject names in module_kset's list, with mkobj.mod when it is a module. */
