@@ -58,6 +58,8 @@ function moduleLoadRanges(a: Applied, name: string): Range[] {
   const kset = r.u64(r.sym("module_kset")) + r.off("kset", "list");
   out.push([pa(r, kset), 16]);
   for (const n of r.list(kset)) out.push([pa(r, n), 16]);
+  // add_taint_module: an unsigned out-of-tree module taints the kernel too.
+  out.push([pa(r, r.sym("tainted_mask")), 8]);
   return out;
 }
 
@@ -235,7 +237,7 @@ test("patch-text: 5 bytes at the function's entry become jmp rel32 into the root
 for (const [spec, table, member] of [
   ["hook-proc-fops", "proc_root_operations", ["file_operations", "iterate_shared"]],
   ["hook-tty", "n_tty_ops", ["tty_ldisc_ops", "receive_buf"]],
-  ["hook-afinfo", "tcp4_seq_ops", ["seq_operations", "show"]],
+  ["hook-afinfo=show:inplace", "tcp4_seq_ops", ["seq_operations", "show"]],
 ] as const) {
   test(`${spec}: ${table}.${member[1]} points into the rootkit module, nothing else changes`, () => {
     const a = apply(spec);
@@ -248,6 +250,26 @@ for (const [spec, table, member] of [
     assert.ok(v >= m.base && v < m.base + BigInt(m.size));
   });
 }
+
+test("hook-afinfo: /proc/net/tcp's seq_ops → a copy of tcp4_seq_ops in the rootkit module, show → its code; nothing else changes", () => {
+  const a = apply("hook-afinfo");
+  const { r } = a;
+  const tcp = r.procTree(r.u64(r.sym("init_net") + r.off("net", "proc_net"))).find((e) => e.path === "tcp")!;
+  const slot = tcp.va + r.off("proc_dir_entry", "seq_ops");
+  assertOnlyIn(a, [[pa(r, slot), 8], ...moduleLoadRanges(a, rkModuleOf(a))], "hook-afinfo");
+  assert.ok(touched(a, pa(r, slot), 8));
+  const m = hiddenModule(a, rkModuleOf(a));
+  const inModule = (v: bigint): boolean => v >= m.base && v < m.base + BigInt(m.size);
+  const copy = r.u64(slot);
+  assert.ok(inModule(copy), "the entry's seq_ops is in the module");
+  const tcp4 = r.sym("tcp4_seq_ops");
+  for (const f of ["start", "next", "stop"]) assert.equal(r.u64(copy + r.off("seq_operations", f)), r.u64(tcp4 + r.off("seq_operations", f)), f);
+  const show = r.u64(copy + r.off("seq_operations", "show"));
+  assert.ok(inModule(show) && show < m.base + 0x1000n, "show is module text");
+  // tcp4_seq_ops itself is untouched; the hook chains to its show (saved in the module's data).
+  assert.equal(r.u64(tcp4 + r.off("seq_operations", "show")), fixtureProfile().requireSymbol("tcp4_seq_show") + r.slide);
+  assert.deepEqual(a.b.guest.groundTruth().hooks.map((h) => [h.kind, h.target, BigInt(h.current)]), [["afinfo", "/proc/net/tcp seq_ops", copy]]);
+});
 
 test("hook-netfilter: hooks_ipv4[POST_ROUTING] → new nf_hook_entries with the rootkit hook first", () => {
   const a = apply("hook-netfilter");
@@ -265,14 +287,15 @@ test("hook-netfilter: hooks_ipv4[POST_ROUTING] → new nf_hook_entries with the 
   assertOnlyIn(a, [[pa(r, slot), 8], [pa(r, entries), 64], ...moduleLoadRanges(a, m.name)], "hook-netfilter");
 });
 
-test("hook-keyboard: a rootkit notifier_block heads keyboard_notifier_list, chained to the old head", () => {
+test("hook-keyboard: a rootkit notifier_block heads keyboard_notifier_list, chained to the old (empty) head", () => {
   const a = apply("hook-keyboard");
   const { r } = a;
   const head = r.sym("keyboard_notifier_list") + r.off("atomic_notifier_head", "head");
   const nb = r.u64(head);
   const m = hiddenModule(a, rkModuleOf(a));
   assert.ok(nb >= m.base && nb < m.base + BigInt(m.size));
-  assert.equal(r.u64(nb + r.off("notifier_block", "next")), r.sym("keyboard_notifier_block"));
+  // The chain was empty (nothing on this kernel registers a keyboard notifier).
+  assert.equal(r.u64(nb + r.off("notifier_block", "next")), 0n);
   const fn = r.u64(nb + r.off("notifier_block", "notifier_call"));
   assert.ok(fn >= m.base && fn < m.base + BigInt(m.size));
   assertOnlyIn(a, [[pa(r, head), 8], ...moduleLoadRanges(a, m.name)], "hook-keyboard");

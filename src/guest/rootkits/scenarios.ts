@@ -14,7 +14,9 @@
  *   hook-netfilter[=HOOK]            a new hook first in init_net.nf.hooks_ipv4[HOOK] (POST_ROUTING)
  *   hook-tty[=MEMBER]                n_tty_ops.MEMBER (receive_buf) → module code
  *   hook-keyboard                    a notifier_block at the head of keyboard_notifier_list
- *   hook-afinfo[=MEMBER]             tcp4_seq_ops.MEMBER (show) → module code
+ *   hook-afinfo[=MEMBER][:inplace]   /proc/net/tcp's pde->seq_ops → a copy of tcp4_seq_ops in the
+ *                                    module with MEMBER (show) → module code; :inplace writes
+ *                                    tcp4_seq_ops.MEMBER itself (read-only data, via the direct map)
  */
 import { GuestError } from "../errors.js";
 import type { Kernel } from "../model/kernel.js";
@@ -23,7 +25,7 @@ import { LOCAL_TIMER_VECTOR, MSR_LSTAR, NR } from "../arch.js";
 import { encodeGate, realGate, realMember, realTable, SYSCALL_COUNT, syscallHandler, syscallHandlerName } from "../kernel/static-data.js";
 import { REAL_SYSCALL_TABLE } from "../data/real-kernel-data.generated.js";
 import { moduleListNode } from "../kernel/modules.js";
-import { nfHooksSlot, writeNfEntries, NF_INET_POST_ROUTING } from "../kernel/hook-points.js";
+import { nfHooksSlot, writeNfEntries, NF_INET_POST_ROUTING, type NfHookSet } from "../kernel/hook-points.js";
 import { writeTaskCred, writeTaskState } from "../kernel/task.js";
 import { StructBuf, u32Bytes, u64Bytes } from "../mem/kmem.js";
 import { kernelTextBytes } from "../kernel/text.js";
@@ -350,9 +352,9 @@ const hookNetfilter: Scenario = {
       const fn = hookEntry(m.rk!);
       k.hookCode.set(fn, { addr: fn, name: `nf hook ${hookNo}`, rootkit: ctx.rec.name });
       const sets = w.hooks.nf;
-      const old = sets.find((s) => s.hook === hookNo);
+      const old = sets.find((s) => s.family === "hooks_ipv4" && s.hook === hookNo);
       const slot = nfHooksSlot(k, hookNo);
-      const fresh = { hook: hookNo, entriesVa: k.alloc("kmalloc-64"), fns: [fn, ...(old?.fns ?? [])] };
+      const fresh: NfHookSet = { family: "hooks_ipv4", hook: hookNo, entriesVa: k.alloc("kmalloc-64"), fns: [fn, ...(old?.fns ?? [])] };
       yield* w.record("nf_register_net_hook", () => {
         writeNfEntries(k, fresh);
         k.mem.write(slot, u64Bytes(fresh.entriesVa));
@@ -384,7 +386,7 @@ const hookKeyboard: Scenario = {
       dataSlot(k, m.rk!);
       dataSlot(k, m.rk!);
       const head = k.addr.ksym("keyboard_notifier_list") + BigInt(k.t.o("atomic_notifier_head", "head"));
-      const oldHead = k.addr.kaddr(realTable("keyboard_notifier_block").addr);
+      const oldHead = w.hooks.keyboardHead;
       yield* w.record("register_keyboard_notifier", () => {
         const b = new StructBuf(k.t.size("notifier_block"));
         b.u64(k.t.o("notifier_block", "notifier_call"), fn);
@@ -393,9 +395,61 @@ const hookKeyboard: Scenario = {
         k.mem.write(nb, b.bytes);
         k.mem.write(head, u64Bytes(nb));
       });
+      w.hooks.keyboardHead = nb;
       record(ctx, "notifier", "keyboard_notifier_list.head", head, oldHead, nb, m.rk!.mod.name);
     }),
   ],
+};
+
+/**
+ * /proc/net/tcp's show hooked the way a rootkit does it on a kernel whose seq_operations
+ * are const: a copy of tcp4_seq_ops in the module's data with MEMBER replaced, and the
+ * entry's seq_ops pointed at the copy (what seq_open_net hands every new reader). With
+ * `:inplace`, tcp4_seq_ops.MEMBER itself is overwritten through the direct map.
+ */
+const hookAfinfo: Scenario = {
+  name: "hook-afinfo",
+  kind: "rootkit",
+  summary: "hook /proc/net/tcp: its seq_ops → a copy of tcp4_seq_ops in a rootkit module whose MEMBER (default show) is module code (ARG MEMBER[:inplace]; :inplace overwrites tcp4_seq_ops.MEMBER)",
+  validate(arg) {
+    const [member, mode] = splitArg(arg);
+    if (member !== undefined && !MEMBER.test(member)) throw badArg("hook-afinfo", arg, "expected a member name");
+    if (mode !== undefined && mode !== "inplace" && mode !== "copy") throw badArg("hook-afinfo", arg, "mode must be copy or inplace");
+  },
+  ops: (ctx) => {
+    const [member, mode] = splitArg(ctx.arg);
+    if (mode === "inplace") {
+      const inplace = tableHook("hook-afinfo", "afinfo", "tcp4_seq_ops", "seq_operations", "show", "");
+      return inplace.ops({ ...ctx, arg: member });
+    }
+    return [
+      op("hook-afinfo", function* () {
+        const { k, w } = ctx;
+        const t = k.t;
+        const m = member ?? "show";
+        const table = realTable("tcp4_seq_ops");
+        const original = realMember(k, "tcp4_seq_ops", m);
+        const o: { hook?: bigint; rk?: RkModule } = {};
+        yield* chainingHook(ctx, "rk_hooks", `hook-afinfo:${m}`, original, o);
+        const rk = o.rk!;
+        const size = t.sizeOfAny("seq_operations");
+        const copy = dataSlot(k, rk);
+        for (let i = 8; i < size; i += 8) dataSlot(k, rk);
+        const pde = w.hooks.proc.byPath.get("/proc/net/tcp")!;
+        const slot = pde + BigInt(t.o("proc_dir_entry", "seq_ops"));
+        const tableVa = k.addr.kaddr(table.addr);
+        yield* w.record("rootkit_hook", () => {
+          const b = new StructBuf(size);
+          for (const f of Object.keys(table.fields)) b.u64(t.member("seq_operations", f), realMember(k, "tcp4_seq_ops", f));
+          b.u64(t.member("seq_operations", m), o.hook!);
+          k.mem.write(copy, b.bytes);
+          writePtr(k, slot, copy);
+        });
+        record(ctx, "afinfo", "/proc/net/tcp seq_ops", slot, tableVa, copy, rk.mod.name);
+        (ctx.rec.changes ??= []).push(`the copy's ${m} → 0x${o.hook!.toString(16)} (chains to 0x${original.toString(16)})`);
+      }),
+    ];
+  },
 };
 
 export const ROOTKITS: readonly Scenario[] = [
@@ -410,7 +464,7 @@ export const ROOTKITS: readonly Scenario[] = [
   hookNetfilter,
   tableHook("hook-tty", "tty", "n_tty_ops", "tty_ldisc_ops", "receive_buf", "point a member of n_tty_ops (the N_TTY line discipline; default receive_buf) at rootkit code"),
   hookKeyboard,
-  tableHook("hook-afinfo", "afinfo", "tcp4_seq_ops", "seq_operations", "show", "point a member of tcp4_seq_ops (/proc/net/tcp; default show) at rootkit code"),
+  hookAfinfo,
 ];
 
 export function isRootkitTask(t: Task): boolean {

@@ -217,9 +217,16 @@ export class SyscallBodies {
         yield* this.userBuffer(v, task, rip, true);
         return;
       case 1: {
-        yield readInsn(rip, k.addr.ksym("tcp4_seq_afinfo"), 2, "tcp4_seq_afinfo.family");
-        const ops = k.addr.ksym("tcp4_seq_ops");
-        yield* w.callPointer(v, w.fn("seq_read_iter") + 0x30n, ops + BigInt(t.o("seq_operations", "show")), "tcp4_seq_ops.show");
+        // /proc/net/tcp: the seq_file's ops are PDE(inode)->seq_ops (seq_open_net), tcp_seq_start
+        // reads the family from PDE(inode)->data (&tcp4_seq_afinfo), then m->op->show per socket.
+        const pde = w.hooks.proc.byPath.get("/proc/net/tcp")!;
+        yield readInsn(rip, pde + BigInt(t.o("proc_dir_entry", "seq_ops")), 8, "PDE(inode)->seq_ops", (b) => (v.value = readU64(b)));
+        if (v.takeFault() !== undefined || v.value === 0n) return;
+        const ops = v.value;
+        yield readInsn(w.fn("tcp_seq_start"), pde + BigInt(t.o("proc_dir_entry", "data")), 8, "PDE(inode)->data", (b) => (v.value = readU64(b)));
+        if (v.takeFault() !== undefined || v.value === 0n) return;
+        yield readInsn(w.fn("tcp_seq_start") + INSN_LEN, v.value, 2, "afinfo->family");
+        yield* w.callPointer(v, w.fn("seq_read_iter") + 0x30n, ops + BigInt(t.o("seq_operations", "show")), "seq_ops->show");
         return;
       }
       default:
