@@ -54,6 +54,12 @@ export interface MachineBackend {
    * Throws BackendAccessError when the platform refuses the access.
    */
   readPhys(gpa: bigint, len: number): Uint8Array;
+  /**
+   * `readPhys` into `dst[offset, offset + len)` (no buffer of its own). On a refusal the
+   * BackendAccessError names the first byte of the refused piece; what came before it
+   * may already be in `dst`.
+   */
+  readPhysInto(gpa: bigint, dst: Uint8Array, offset: number, len: number): void;
   writePhys(gpa: bigint, data: Uint8Array): void;
   /**
    * Bytes [offset, offset+len) (default: the whole VMSA_SIZE save area) of the VMSA of

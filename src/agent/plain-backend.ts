@@ -38,6 +38,10 @@ export function createPlainBackend(access: PlainAccess, opts: PlainBackendOption
     facts,
     faults: false,
     readPhys: (gpa, len) => guard(gpa, () => access.readPhys(gpa as Gpa, len)),
+    readPhysInto: (gpa, dst, offset, len) => {
+      if (offset < 0 || len < 0 || offset + len > dst.length) throw new RangeError("destination range");
+      dst.set(guard(gpa, () => access.readPhys(gpa as Gpa, len)), offset);
+    },
     writePhys: (gpa, data) => guard(gpa, () => access.writePhys(gpa as Gpa, data)),
     readVmsa: (vcpu, offset = 0, len = VMSA_SIZE - offset) => {
       const at = vmsaOf(vcpu);

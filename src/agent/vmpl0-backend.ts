@@ -69,8 +69,15 @@ export class Vmpl0Backend implements MachineBackend {
 
   readPhys(gpa: bigint, len: number): Uint8Array {
     const out = new Uint8Array(len);
-    this.#pages(gpa, len, (at, n, done, shared) => this.cpu.readPhysInto(at as Gpa, out, done, n, { shared }));
+    this.readPhysInto(gpa, out, 0, len);
     return out;
+  }
+
+  readPhysInto(gpa: bigint, dst: Uint8Array, offset: number, len: number): void {
+    if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(len) || len < 0 || offset + len > dst.length) {
+      throw new AgentInvariantError("STATE", "read into a buffer too small", { offset, len, size: dst.length });
+    }
+    this.#pages(gpa, len, (at, n, done, shared) => this.cpu.readPhysInto(at as Gpa, dst, offset + done, n, { shared }));
   }
 
   writePhys(gpa: bigint, data: Uint8Array): void {

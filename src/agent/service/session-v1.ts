@@ -23,12 +23,17 @@ import {
 import type { PagingLevels } from "../../shared/spec/index.js";
 import { RequestError, Status } from "../errors.js";
 import type { ReportOutcome, SessionPort, TrapEvent, MappingChange, VmiCore } from "./core.js";
+import { gatherList } from "./gather.js";
 import { MemoryOps } from "./memory.js";
+import { memoryReplyFrame } from "./read-replies.js";
+import type { MemoryReply } from "./read-replies.js";
 import { V1_REGISTERS } from "./registers.js";
 import type { RegField } from "./registers.js";
 import type { Session, SessionTransport } from "./session.js";
 
 type Body = v1.Response["body"];
+/** What a request yields: a body, a reply carrying guest memory (framed apart), or "async". */
+type Outcome = Body | MemoryReply | "async";
 
 export interface V1SessionOptions {
   /** Pushed heartbeat period in agent ns (0: none). */
@@ -176,6 +181,14 @@ export class V1Session implements Session, SessionPort {
     this.#io.send(frame);
   }
 
+  /** A reply carrying guest memory: framed once, the data read straight into the frame. */
+  #sendMemory(id: bigint, r: MemoryReply): void {
+    if (this.#closed) return;
+    const frame = memoryReplyFrame(this.#core.memory, id, r, this.#core.limits.maxFrameBytes);
+    if (frame === undefined) return this.#reply(id, Status.TOO_LARGE, "reply exceeds the frame limit", { case: undefined });
+    this.#io.send(frame);
+  }
+
   #reply(id: bigint, status: Status, detail: string, body: Body): void {
     this.#send(id, status, detail, body);
   }
@@ -192,15 +205,17 @@ export class V1Session implements Session, SessionPort {
     if (id === 0n) return this.#reply(0n, Status.INVALID_ARGUMENT, "request id must be non-zero", { case: undefined });
     if (this.#pending.has(id)) return this.#reply(id, Status.INVALID_ARGUMENT, "request id already in flight", { case: undefined });
     try {
-      const body = this.#dispatch(id, req.op);
-      if (body !== "async") this.#reply(id, Status.OK, "", body);
+      const out = this.#dispatch(id, req.op);
+      if (out === "async") return;
+      if ("kind" in out) return this.#sendMemory(id, out);
+      this.#reply(id, Status.OK, "", out);
     } catch (e) {
       if (!(e instanceof RequestError)) throw e;
       this.#reply(id, e.status, e.message.slice(0, 200), { case: undefined });
     }
   }
 
-  #dispatch(id: bigint, op: v1.Request["op"]): Body | "async" {
+  #dispatch(id: bigint, op: v1.Request["op"]): Outcome {
     const core = this.#core;
     const L = core.limits;
     switch (op.case) {
@@ -211,8 +226,7 @@ export class V1Session implements Session, SessionPort {
       case "readPhys": {
         checkBatch(op.value.ranges.length, L.maxBatchEntries);
         checkRanges(op.value.ranges.map((r) => r.len), L.maxRangeBytes, L.maxBatchBytes);
-        const chunks = op.value.ranges.map((r) => chunk(core.memory.readPhys(r.addr, r.len)));
-        return { case: "read", value: create(v1.ReadResponseSchema, { chunks }) };
+        return { kind: "read", reads: op.value.ranges.map((r) => core.memory.planPhys(r.addr, r.len)) };
       }
       case "writePhys": {
         checkBatch(op.value.writes.length, L.maxBatchEntries);
@@ -226,8 +240,13 @@ export class V1Session implements Session, SessionPort {
         checkBatch(op.value.ranges.length, L.maxBatchEntries);
         checkRanges(op.value.ranges.map((r) => r.len), L.maxRangeBytes, L.maxBatchBytes);
         const tr = core.memory.translator(op.value.dtb, levels);
-        const chunks = op.value.ranges.map((r) => chunk(core.memory.readVirt(tr, r.addr, r.len)));
-        return { case: "read", value: create(v1.ReadResponseSchema, { chunks }) };
+        return { kind: "read", reads: op.value.ranges.map((r) => core.memory.planVirt(tr, r.addr, r.len)) };
+      }
+      case "gatherList": {
+        const g = op.value;
+        const tr = core.memory.translator(g.dtb, pagingLevels(g.pagingLevels));
+        const walk = gatherList(core.memory, tr, g, L);
+        return { kind: "gather", nodes: walk.nodes, reads: walk.reads, stop: walk.stop };
       }
       case "writeVirt": {
         const levels = pagingLevels(op.value.pagingLevels);
@@ -337,10 +356,6 @@ export class V1Session implements Session, SessionPort {
   #heartbeat(): v1.Heartbeat {
     return create(v1.HeartbeatSchema, this.#core.heartbeat());
   }
-}
-
-function chunk(c: { status: Status; data: Uint8Array; faultAddr: bigint }): v1.Chunk {
-  return create(v1.ChunkSchema, c);
 }
 
 function checkBatch(n: number, max: number): void {

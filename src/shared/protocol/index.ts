@@ -5,3 +5,4 @@ export * as v0 from "./gen/legacy/msg_proto_pb.js";
 export * from "./framing.js";
 export * from "./codec.js";
 export * from "./attestation.js";
+export * from "./reply-frames.js";
