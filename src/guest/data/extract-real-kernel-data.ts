@@ -8,13 +8,17 @@
  * (real-kernel-data.test.ts regenerates it and compares, so the committed file cannot drift.)
  *
  * What it reads: sys_call_table (451 entries), idt_table (256 gates), linux_banner,
- * init_uts_ns, and the function-pointer tables the guest model writes at their System.map
+ * init_uts_ns, the function-pointer tables the guest model writes at their System.map
  * addresses (file_operations of /proc and of the files processes open, tty ldisc ops,
- * tcp4_seq_ops, ...). Every pointer is stored as the System.map symbol it points to (name
- * and un-slid address, since several static symbols share a name) plus an offset; member
- * names come from the kernel's BTF, so the guest lays the tables out with the profile's
- * offsets. The image was booted with `nokaslr`, so a kernel-image VA maps to PA
- * VA − 0xffffffff80000000 and a direct-map VA to VA − 0xffff888000000000.
+ * tcp4_seq_ops, and every ops table a /proc entry points at), the netfilter hooks of
+ * init_net (every family), the loaded modules and the module kset's builtin kobjects
+ * (extract-real-modules.ts), and the procfs trees of proc_root and init_net.proc_net
+ * (extract-real-proc.ts). Every pointer is stored as the System.map symbol it points to
+ * (name and un-slid address, since several static symbols share a name) plus an offset;
+ * member names come from the kernel's BTF, so the guest lays the tables out with the
+ * profile's offsets. The image was booted with `nokaslr`, so a kernel-image VA maps to PA
+ * VA − 0xffffffff80000000 and a direct-map VA to VA − 0xffff888000000000; the module area
+ * is read through init_top_pgt.
  */
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
