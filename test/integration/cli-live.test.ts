@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { AgentV1Driver, openImage } from "../../src/client/index.js";
-import { runCli, type CliRun } from "./cli-harness.js";
+import { runCli, spawnCli, type CliRun } from "./cli-harness.js";
 import { startWorld, type LiveWorld } from "./live-world.js";
 
 let w: LiveWorld;
@@ -66,20 +66,50 @@ describe("seven CLI on a live CVM", () => {
     assert.match(ok(await runCli(["read", "linux_banner", "16", ...T])), /\|Linux version 6\.\|/);
   });
 
-  it("pause holds the guest paused while its session lives, then resumes it", async () => {
+  it("pause returns at once and the guest stays paused (tools leave it so) until a separate resume", async () => {
     const d = await AgentV1Driver.connectAgent({ endpoint: w.endpoint, owner: w.owner, measurement: w.world.measurement!, trustRoots: [w.world.arkPem()!] });
+    const stopped = async (): Promise<number[]> => [...(await d.heartbeat()).stoppedVcpus].sort();
     try {
-      const run = runCli(["pause", "--for", "3", ...T]);
+      assert.match(ok(await runCli(["pause", ...T])), /^paused agent .*: stopped vCPUs 0, 1; already stopped: none\n$/);
+      assert.deepEqual(await stopped(), [0, 1], "paused after the pause command's session ended");
+      assert.ok((await d.getRegisterSets()).every((s) => s.stopped));
+      // A tool pauses for itself while it reads, and leaves the owner's pause in force.
+      assert.match(ok(await runCli(["lsmod", ...T])), /rk_syscall/);
+      assert.deepEqual(await stopped(), [0, 1], "still paused after lsmod");
+      assert.match(ok(await runCli(["resume", ...T])), /^resumed agent .*: vCPUs 0, 1; still stopped: none\n$/);
+      assert.deepEqual(await stopped(), [], "running again");
+      assert.ok((await d.getRegisterSets()).every((s) => !s.stopped));
+      // --for: paused for that long, then resumed by the same command.
+      const held = runCli(["pause", "--for", "2", ...T]);
       let seen = false;
       for (let i = 0; i < 200 && !seen; i++) {
-        seen = (await d.getRegisterSets()).every((s) => s.stopped);
+        seen = (await stopped()).length === 2;
         if (!seen) await new Promise((r) => setTimeout(r, 10));
       }
-      const r = await run;
       assert.ok(seen, "another session saw every vCPU stopped");
-      assert.match(ok(r), /^paused agent .*: stopped vCPUs 0, 1; already stopped: none\nresumed agent .*: vCPUs 0, 1; still stopped: none\n$/);
-      assert.ok((await d.getRegisterSets()).every((s) => !s.stopped), "running again");
+      assert.match(ok(await held), /^paused agent .*: stopped vCPUs 0, 1; already stopped: none\nresumed agent .*: vCPUs 0, 1; still stopped: none\n$/);
+      assert.deepEqual(await stopped(), []);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it("watch on a paused guest arms while paused, holds no pause of its own, and sees events once resumed", async () => {
+    const d = await AgentV1Driver.connectAgent({ endpoint: w.endpoint, owner: w.owner, measurement: w.world.measurement!, trustRoots: [w.world.arkPem()!] });
+    try {
+      ok(await runCli(["pause", ...T]));
+      const watch = spawnCli(["watch", "function", "__x64_sys_getpid", "--count", "1", "--json", ...T]);
+      let armed = false;
+      for (let i = 0; i < 3000 && !armed; i++) {
+        armed = (await d.heartbeat()).trapsArmed > 0;
+        if (!armed) await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.ok(armed, "the trap was armed");
+      assert.deepEqual([...(await d.heartbeat()).stoppedVcpus].sort(), [0, 1], "armed while paused");
       assert.match(ok(await runCli(["resume", ...T])), /still stopped: none/);
+      const events = ok(await watch).trim().split("\n");
+      assert.equal(events.length, 1);
+      assert.match(events[0]!, /"kind":"execute".*"symbol":"[a-z_]*getpid"/);
     } finally {
       await d.close();
     }

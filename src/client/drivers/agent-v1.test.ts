@@ -383,6 +383,30 @@ describe("agent v1 driver: registers, pause, events", () => {
     assert.deepEqual(a.pauses, [false, true]);
   });
 
+  it("a tool's pause and resume leave an owner's pause in place", async () => {
+    const a = await agent();
+    const owner1 = await connect(a);
+    await owner1.pauseVcpus({ untilResumed: true });
+    await owner1.close();
+    const toolDriver = await connect(a);
+    const tool = await Vmi.open(toolDriver);
+    await tool.pause();
+    await tool.resume();
+    assert.equal(a.paused, true, "still paused: the tool did not make that pause");
+    assert.equal(a.log.filter((l) => l.op === "resume").length, 0);
+    await toolDriver.close();
+    const owner2 = await connect(a);
+    assert.deepEqual((await owner2.heartbeat()).stoppedVcpus, [0, 1], "the owner's pause outlived the tool's session");
+    await owner2.resumeVcpus();
+    assert.equal(a.paused, false);
+    // On a running guest the tool's pause is its own, and its resume is sent.
+    const tool2 = await Vmi.open(await connect(a));
+    await tool2.pause();
+    await tool2.resume();
+    assert.equal(a.paused, false);
+    assert.equal(a.log.filter((l) => l.op === "resume").length, 2);
+  });
+
   it("reads every vCPU's registers in one message and writes them only when stopped", async () => {
     const a = await agent({ vcpus: 3 });
     const d = await connect(a);

@@ -126,6 +126,8 @@ export class AgentV1Driver implements Driver {
   readonly #hub: EventHub;
   #sink: InvalidationSink | undefined;
   #closedByUser = false;
+  /** The tools' pause (pause/resume): none, made by us, or joined (everything was stopped already). */
+  #toolPause: "none" | "made" | "joined" = "none";
 
   private constructor(init: {
     name: "agent" | "baseline";
@@ -421,12 +423,35 @@ export class AgentV1Driver implements Driver {
     await this.#call({ case: "setRegisters", value: { vcpu, writes } }, "done", "setRegisters");
   }
 
-  /** The tools' pause: session-scoped (the agent lifts it when this session ends). */
+  /**
+   * The tools' pause (what `Vmi.pause` uses while reading): session-scoped, so the agent
+   * lifts it when this session ends.
+   */
   async pause(): Promise<void> {
-    await this.pauseVcpus();
+    const r = await this.pauseVcpus();
+    this.#toolPause = this.#toolPause === "none" && r.stopped.length === 0 ? "joined" : "made";
   }
 
+  /**
+   * Whether this session holds a tool pause that joined one already in force (see
+   * `resume`): it lasts until the session ends, even if that other pause is lifted.
+   */
+  get holdsJoinedPause(): boolean {
+    return this.#toolPause === "joined";
+  }
+
+  /**
+   * The tools' resume. A ResumeRequest also lifts a pause made until resumed (`seven
+   * pause`), so when the matching pause found every vCPU stopped already (paused by the
+   * owner, another session, or held at events) nothing is sent: a tool does not end a
+   * pause it did not make, and its own session-scoped one ends with the session (or the
+   * next resume that follows a pause of its own).
+   */
   async resume(): Promise<void> {
+    if (this.#toolPause === "joined") {
+      this.#sink?.invalidateAll();
+      return;
+    }
     await this.resumeVcpus();
   }
 
@@ -444,6 +469,7 @@ export class AgentV1Driver implements Driver {
   /** Lifts this session's pause and any persistent pause; vCPUs held at an unanswered event stay held. */
   async resumeVcpus(): Promise<{ resumed: number[]; stillHeld: number[] }> {
     const r = await this.#call({ case: "resume", value: {} }, "resume", "resume");
+    this.#toolPause = "none";
     this.#sink?.invalidateAll();
     return { resumed: [...r.resumed], stillHeld: [...r.stillHeld] };
   }

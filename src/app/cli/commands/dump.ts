@@ -35,8 +35,9 @@ export function register(program: Command): void {
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       const bar = progressBar("dump", "MiB", o.progress !== false && !o.json);
+      // The tools' pause: this session's own, and a pause already in force (seven pause) is left alone.
       const paused = o.pause === true && t.live !== undefined;
-      if (paused) await t.live!.pauseVcpus();
+      if (paused) await t.live!.pause();
       try {
         const r = await dumpMemory(t.driver, {
           out: o.out,
@@ -61,7 +62,7 @@ export function register(program: Command): void {
         bar.stop();
         process.removeListener("SIGINT", onSignal);
         process.removeListener("SIGTERM", onSignal);
-        if (paused) await t.live!.resumeVcpus().catch(() => undefined);
+        if (paused) await t.live!.resume().catch(() => undefined);
       }
     });
   });

@@ -4,6 +4,9 @@
  * event (vCPU, access, RIP, CR3, addresses) until interrupted or N events were seen. The
  * vCPU is let through (continue) after each event; the trap is disarmed at the end.
  * Kernel symbols resolve on the owner's side: profile + the KASLR slide found in memory.
+ * The guest is paused while the address is resolved; if it was paused already (`seven
+ * pause`), the trap is watched from a fresh session, so that this command's own pause
+ * (which joined that one) does not keep the guest stopped after `seven resume`.
  */
 import type { Command } from "commander";
 import { kva, listTasks, mmDtb, pidVa, type AgentV1Driver, type LinuxKernel, type TrapEvent, type TrapSpec } from "../../../client/index.js";
@@ -106,6 +109,24 @@ async function run(agent: AgentV1Driver, spec: TrapSpec, what: string, o: Flags,
   }
 }
 
+/** What to watch, found while paused. */
+interface Plan {
+  readonly spec: TrapSpec;
+  readonly what: string;
+  readonly symbolize: (rip: bigint) => string | undefined;
+}
+
+/** Watches `plan` in the resolving session, or (when that session's pause joined one already in force) in a new one. */
+async function watchPlan(o: Flags, agent: AgentV1Driver, plan: Plan): Promise<Plan | undefined> {
+  if (agent.holdsJoinedPause) return plan;
+  await run(agent, plan.spec, plan.what, o, plan.symbolize);
+  return undefined;
+}
+
+async function watchElsewhere(o: Flags, command: string, plan: Plan | undefined): Promise<void> {
+  if (plan !== undefined) await withTarget(o, "agent", command, (t) => run(t.agent!, plan.spec, plan.what, o, plan.symbolize));
+}
+
 async function pidDtb(k: LinuxKernel, pid: number): Promise<bigint> {
   const t = (await listTasks(k, { threads: true })).find((x) => x.pid === pid);
   if (t === undefined) throw new CliUsageError(`watch page --pid: no process with pid ${pid}`);
@@ -136,14 +157,15 @@ export function register(program: Command): void {
     }
     if (pid !== undefined && addr.kind !== "number") throw new CliUsageError("watch page --pid: ADDR must be a number");
     // Paused while the kernel, the process and the page are found; running while watched.
-    await withLinux(o, "agent", "watch page", { pause: true }, async (s) => {
+    const later = await withLinux(o, "agent", "watch page", { pause: true }, async (s) => {
       const va = addr.kind === "number" ? addr.value : BigInt.asUintN(64, s.kernel.symbol(addr.symbol) + addr.offset);
       const dtb = pid !== undefined ? await pidDtb(s.kernel, pid) : s.kernel.location.dtb;
       const gpa = await s.vmi.translate(pid !== undefined ? pidVa(pid, va) : kva(va));
       await s.release();
       const where = pid !== undefined ? `pid ${pid} VA ${hex(va)}` : `kernel VA ${hex(va)}${addr.kind === "symbol" ? ` (${addrArg})` : ""}`;
-      await run(s.target.agent!, { gpa, access: o.access, va, dtb }, `${o.access} accesses to the page of ${where}`, o, (rip) => s.kernel.symbolName(rip));
+      return watchPlan(o, s.target.agent!, { spec: { gpa, access: o.access, va, dtb }, what: `${o.access} accesses to the page of ${where}`, symbolize: (rip) => s.kernel.symbolName(rip) });
     });
+    await watchElsewhere(o, "watch page", later);
   });
   const fn = watch
     .command("function <symbol>")
@@ -153,12 +175,17 @@ export function register(program: Command): void {
   addTargetOptions(fn, "agent", { profile: true }).action(async (symbol: string, o: Flags) => {
     const addr = parseAddress(symbol, "SYMBOL");
     if (o.count !== undefined) parseCount(o.count, "--count", 1, 1 << 30);
-    await withLinux(o, "agent", "watch function", { pause: true }, async (s) => {
+    const later = await withLinux(o, "agent", "watch function", { pause: true }, async (s) => {
       const va = addr.kind === "number" ? addr.value : BigInt.asUintN(64, s.kernel.symbol(addr.symbol) + addr.offset);
       const gpa = await s.vmi.translate(kva(va));
       await s.release();
       const name = addr.kind === "symbol" ? symbol : (s.kernel.symbolName(va) ?? hex(va));
-      await run(s.target.agent!, { gpa, access: "x", rips: [va], va, dtb: s.kernel.location.dtb }, `executions of ${name} at ${hex(va)}`, o, (rip) => s.kernel.symbolName(rip));
+      return watchPlan(o, s.target.agent!, {
+        spec: { gpa, access: "x", rips: [va], va, dtb: s.kernel.location.dtb },
+        what: `executions of ${name} at ${hex(va)}`,
+        symbolize: (rip) => s.kernel.symbolName(rip),
+      });
     });
+    await watchElsewhere(o, "watch function", later);
   });
 }
