@@ -1,15 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "node:tls";
-import type { TLSSocket } from "node:tls";
-import { create } from "@bufbuild/protobuf";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import { ALPN_V1, attestationReportData, decodeMessage, encodeMessageFrame, EXPORTER_LABEL, FrameDecoder, v1 } from "../../shared/protocol/index.js";
+import { ALPN_V1, attestationReportData, EXPORTER_LABEL, v1 } from "../../shared/protocol/index.js";
 import { AGENT_YIELD, SEVEN_RUN_REASON, VMSA } from "../../shared/spec/index.js";
 import { createAgent, HOLD_POLL_NS } from "./agent.js";
 import { createTlsIdentity } from "./tls-identity.js";
 import { CERTS, FakeHost, launchedMachine, VMPCK } from "../testing/fake-host.js";
 import type { AgentConfig } from "../config.js";
+import { drive, TlsTestClient } from "../testing/tls-client.js";
 
 const owner = createTlsIdentity(new Uint8Array(48).fill(5), new Uint8Array(16).fill(6));
 
@@ -21,49 +18,8 @@ function world(p: { config?: Partial<AgentConfig>; mutateConfig?: (b: Uint8Array
   return { m, agent, host };
 }
 
-/** Drives host and agent until `done` (or gives up), letting node's TLS complete its writes. */
-async function drive(host: FakeHost, done: () => boolean, rounds = 200): Promise<void> {
-  for (let i = 0; i < rounds && !done(); i++) {
-    host.settle();
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
-type Op = NonNullable<MessageInitShape<typeof v1.RequestSchema>["op"]>;
-
-class Client {
-  readonly replies: v1.Response[] = [];
-  readonly decoder = new FrameDecoder({ maxFrameBytes: 1 << 24 });
-  secure = false;
-  closed = false;
-  #id = 1n;
-  constructor(readonly s: TLSSocket) {
-    s.on("secureConnect", () => (this.secure = true));
-    s.on("close", () => (this.closed = true));
-    s.on("end", () => (this.closed = true));
-    s.on("error", () => undefined);
-    s.on("data", (d: Buffer) => {
-      this.decoder.push(new Uint8Array(d));
-      for (const f of this.decoder.drain()) this.replies.push(decodeMessage(v1.ResponseSchema, f));
-    });
-  }
-  send(op: Op): bigint {
-    const id = this.#id++;
-    this.s.write(encodeMessageFrame(v1.RequestSchema, create(v1.RequestSchema, { id, op })));
-    return id;
-  }
-  async call(host: FakeHost, op: Op): Promise<v1.Response> {
-    const id = this.send(op);
-    await drive(host, () => this.replies.some((r) => r.id === id));
-    const r = this.replies.find((x) => x.id === id);
-    if (!r) throw new Error(`no reply to ${op.case}`);
-    return r;
-  }
-}
-
-function client(host: FakeHost, alpn: string[] | null, id = owner): Client {
-  const s = connect({ socket: host.open(), rejectUnauthorized: false, key: id.keyPem, cert: id.certPem, ...(alpn ? { ALPNProtocols: alpn } : {}) });
-  return new Client(s);
+function client(host: FakeHost, alpn: string[] | null, id = owner): TlsTestClient {
+  return TlsTestClient.open(host, id, alpn);
 }
 
 test("boot: locates itself, revokes lower-VMPL rights to every agent page, keeps VMPCK0, hands the guest a copy without it", () => {
@@ -138,7 +94,7 @@ test("a stranger's certificate, a foreign ALPN and v0 when disabled are closed",
   const { host, agent } = world({ config: { legacyV0: false } });
   host.run(0, SEVEN_RUN_REASON.BOOT);
   const stranger = createTlsIdentity(new Uint8Array(48).fill(1), new Uint8Array(16).fill(2));
-  const cases: [Client, string][] = [
+  const cases: [TlsTestClient, string][] = [
     [client(host, [ALPN_V1], stranger), "refused-not-owner"],
     [client(host, null), "refused-v0-disabled"],
     [client(host, ["h2"]), "tls-error"],

@@ -6,10 +6,11 @@
  *   enter  → finish what the last VMGEXIT asked (a guest request, the page-state change),
  *            account the time the host kept VMPL0 waiting
  *   boot   → (until booted) boot.ts, one unit per step
- *   faults → believe forwarded faults only from the VMPL1 VMSAs' exit fields (core.ts)
+ *   faults → end the sessions closed since the last run (TLS callbacks only queue that),
+ *            believe forwarded faults only from the VMPL1 VMSAs' exit fields (core.ts)
  *   rx     → NIC RX records into the connections' TLS sockets, one record per step
  *   work   → one queued request of one session per step (bounded per VMRUN)
- *   tick   → heartbeats
+ *   tick   → end the sessions closed by this run's work, heartbeats
  *   tx     → ciphertext into the NIC TX ring, one record per step
  *   exit   → a queued attestation: GUEST_REQUEST VMGEXIT; otherwise SEVEN_NAE_YIELD with
  *            MORE_WORK / TX_PENDING / HOLDING and a wake-up delay
@@ -221,6 +222,7 @@ class AgentRuntime {
       case "boot":
         return this.#bootStep(cpu, l);
       case "faults":
+        nic?.reap();
         this.#core!.checkFaults({
           vcpu: cpu.vcpu,
           npf: (l.hint & SEVEN_RUN_REASON.NPF_FORWARD) !== 0n,
@@ -237,6 +239,7 @@ class AgentRuntime {
         else l.work++;
         return NEXT;
       case "tick":
+        nic?.reap();
         this.#nextDue = nic?.tick(cpu.rdtsc());
         l.phase = "tx";
         return NEXT;
@@ -341,8 +344,10 @@ class AgentRuntime {
     const now = cpu.rdtsc();
     const due = this.#nextDue;
     if (due !== undefined) delay = due > now ? due - now : 1n;
-    if (this.#core.isStopped(cpu.vcpu)) {
-      flags |= AGENT_YIELD.HOLDING;
+    if (this.#core.isStopped(cpu.vcpu)) flags |= AGENT_YIELD.HOLDING;
+    // Held contexts, and a single step (whose end may be an exit the host does not
+    // forward, or none at all), are watched from hardware state: poll.
+    if ((flags & AGENT_YIELD.HOLDING) !== 0n || this.#core.stepping !== undefined) {
       if (delay === 0n || delay > HOLD_POLL_NS) delay = HOLD_POLL_NS;
     }
     return { flags, delay };

@@ -6,6 +6,11 @@
  * pushed, so the handshake and decryption happen while the agent runs; requests are
  * handled only from the agent's service loop.
  *
+ * TLS and socket callbacks never touch the machine and never throw: they feed bytes to
+ * the session (which only queues them), or mark the connection for ending. The session's
+ * resources in the core (traps, held vCPUs, its pause) are released by `reap`, which the
+ * NIC service calls while the agent runs at VMPL0.
+ *
  * The session is chosen on the one endpoint (ALPN):
  *  - "seven/1" → v1, only if the client certificate's public key equals the measured owner
  *    key (SPKI DER compared byte for byte);
@@ -50,6 +55,10 @@ export class NicConnection {
   #localDone = false;
   /** close() was called; the TLS layer may still be flushing. */
   #closeRequested = false;
+  /** The session must be ended (its core resources released) at the next VMPL0 run. */
+  #endPending = false;
+  /** `reap` has ended the session. */
+  #reaped = false;
   /** The host closed the connection (its CLOSE record). */
   hostClosed = false;
   /** Our CLOSE record has been written to the TX ring. */
@@ -60,9 +69,11 @@ export class NicConnection {
     this.#ctx = ctx;
     this.#wire = new Duplex({
       read() {},
+      // node hands the TLS layer's output over in fresh buffers (js_stream_socket copies
+      // each one out of the TLS engine), so they are kept as they are until the TX ring.
       write: (chunk: Buffer, _enc, cb) => {
-        if (!this.#localDone || chunk.length > 0) {
-          this.#tx.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength).slice());
+        if (chunk.length > 0) {
+          this.#tx.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
           this.#txBytes += chunk.length;
         }
         cb();
@@ -72,7 +83,7 @@ export class NicConnection {
         cb();
       },
     });
-    this.#wire.on("error", () => this.#finish());
+    this.#wire.on("error", () => this.#guard(() => this.#finish()));
     const server = createServer({
       key: ctx.tls.keyPem,
       cert: ctx.tls.certPem,
@@ -85,18 +96,22 @@ export class NicConnection {
     server.on("secureConnection", (t: TLSSocket) => {
       this.#tls = t;
       t.on("data", (d: Buffer) => this.#guard(() => this.#session?.accept(new Uint8Array(d.buffer, d.byteOffset, d.byteLength))));
-      t.on("error", () => {
-        this.#ctx.note("tls-error", this.id);
-        this.#teardown();
-      });
-      t.on("close", () => this.#teardown());
-      t.on("end", () => t.end());
+      t.on("error", () =>
+        this.#guard(() => {
+          this.#ctx.note("tls-error", this.id);
+          this.#teardown();
+        }),
+      );
+      t.on("close", () => this.#guard(() => this.#teardown()));
+      t.on("end", () => this.#guard(() => t.end()));
       this.#guard(() => this.#onSecure(t));
     });
-    server.on("tlsClientError", () => {
-      this.#ctx.note("tls-error", this.id);
-      this.#teardown();
-    });
+    server.on("tlsClientError", () =>
+      this.#guard(() => {
+        this.#ctx.note("tls-error", this.id);
+        this.#teardown();
+      }),
+    );
     server.emit("connection", this.#wire);
   }
 
@@ -108,9 +123,24 @@ export class NicConnection {
     return this.#txBytes;
   }
 
-  /** Whether the session may handle requests now (not throttled by an unsent backlog). */
+  /** Whether the session may handle requests now (not ending, not throttled by an unsent backlog). */
   get serviceable(): boolean {
-    return this.#session !== undefined && !this.#session.closed && this.#txBytes < TX_BACKLOG_LIMIT;
+    return this.#session !== undefined && !this.#session.closed && !this.#endPending && this.#txBytes < TX_BACKLOG_LIMIT;
+  }
+
+  /** Whether `reap` has a session to end. */
+  get needsReap(): boolean {
+    return this.#session !== undefined && !this.#reaped && (this.#endPending || this.#session.closed);
+  }
+
+  /**
+   * Ends the session if the connection is ending or the session gave up: releases what
+   * it holds in the core (machine access — only while the agent runs). Idempotent.
+   */
+  reap(): void {
+    if (!this.needsReap) return;
+    this.#reaped = true;
+    this.#session!.end();
   }
 
   /**
@@ -157,7 +187,7 @@ export class NicConnection {
     this.#txBytes = 0;
   }
 
-  /** Up to `max` bytes of ciphertext for the TX ring. */
+  /** Up to `max` bytes of ciphertext for the TX ring (tests; the NIC service uses `drainTx`). */
   takeTx(max: number): Uint8Array | undefined {
     if (this.#tx.length === 0 || max <= 0) return undefined;
     const head = this.#tx[0]!;
@@ -171,10 +201,28 @@ export class NicConnection {
     return head.subarray(0, max);
   }
 
-  /** Ends the connection from our side (refusal, fatal session error, agent shutdown). */
+  /** Hands the next `n` (≤ txBytes) bytes of ciphertext to `sink` as spans of the TLS output buffers (no copy). */
+  drainTx(n: number, sink: (src: Uint8Array, offset: number, len: number) => void): void {
+    if (n > this.#txBytes) throw new RangeError("more TX bytes asked for than queued");
+    let left = n;
+    while (left > 0) {
+      const head = this.#tx[0]!;
+      const take = Math.min(left, head.length);
+      sink(head, 0, take);
+      if (take === head.length) this.#tx.shift();
+      else this.#tx[0] = head.subarray(take);
+      left -= take;
+    }
+    this.#txBytes -= n;
+  }
+
+  /**
+   * Ends the connection from our side (refusal, fatal session error, agent shutdown):
+   * closes TLS; the session is ended by the next `reap`. Never touches the machine.
+   */
   close(): void {
     this.#closeRequested = true;
-    this.#session?.end();
+    this.#endPending = true;
     const t = this.#tls;
     if (t === undefined) this.#wire.destroy();
     else if (!t.destroyed) t.end();
@@ -217,18 +265,24 @@ export class NicConnection {
     }
   }
 
-  /** Runs a TLS event handler: an unexpected error ends this connection, never the agent. */
+  /** Runs a TLS event handler: an unexpected error ends this connection, never the agent; nothing escapes. */
   #guard(f: () => void): void {
     try {
       f();
     } catch {
-      this.#ctx.note("session-fatal", this.id);
-      this.#teardown();
+      try {
+        this.#ctx.note("session-fatal", this.id);
+        this.#teardown();
+      } catch {
+        this.#endPending = true;
+        this.#finish();
+      }
     }
   }
 
+  /** The transport is gone: destroy TLS, end the session at the next run. */
   #teardown(): void {
-    this.#session?.end();
+    this.#endPending = true;
     const t = this.#tls;
     if (t !== undefined && !t.destroyed) t.destroy();
     if (t === undefined && !this.#wire.destroyed) this.#wire.destroy();

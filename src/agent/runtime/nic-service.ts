@@ -18,10 +18,16 @@ const HDR = 12;
 /** Shared (C=0) memory through the current VMRUN's Cpu. */
 export function shared(cpu: Cpu): SharedMem {
   return {
-    read: (gpa, len) => cpu.readPhys(gpa, len, { shared: true }),
-    write: (gpa, data) => cpu.writePhys(gpa, data, { shared: true }),
+    read: (gpa, len) => cpu.readPhys(gpa, len, SHARED),
+    write: (gpa, data) => cpu.writePhys(gpa, data, SHARED),
+    readInto: (gpa, dst, offset, len) => cpu.readPhysInto(gpa, dst, offset, len, SHARED),
+    writeFrom: (gpa, src, offset, len) => cpu.writePhysFrom(gpa, src, offset, len, SHARED),
   };
 }
+
+const SHARED = { shared: true } as const;
+/** Most ciphertext one TX step writes into the ring (several records, one producer update). */
+export const TX_STEP_BYTES = 1 << 20;
 
 export class NicService {
   readonly driver: NicDriver;
@@ -29,6 +35,7 @@ export class NicService {
   readonly #note: (what: string) => void;
   #ctx: ConnectionContext | undefined;
   #rr = 0;
+  #txRr = 0;
 
   constructor(driver: NicDriver, note: (what: string) => void) {
     this.driver = driver;
@@ -77,7 +84,7 @@ export class NicService {
       default:
         if (c !== undefined) {
           c.hostClose();
-          if (c.closeSent) this.#conns.delete(c.id);
+          if (c.closeSent) this.#drop(c);
         }
         return true;
     }
@@ -97,13 +104,20 @@ export class NicService {
           if (!isSevenError(e)) this.#note("session-internal-error");
           c.close();
         }
+        this.#reapOne(c);
         return true;
       }
     }
     return false;
   }
 
-  /** One TX record; false when nothing more can be written now. */
+  /**
+   * Ciphertext and CLOSE records into the TX ring: up to TX_STEP_BYTES, records of up to
+   * NIC_MAX_RECORD gathered from the connection's TLS output with no copy but the one into
+   * the ring, published with one producer update. Connections take turns. True when it
+   * stopped at its byte budget (another step may write more); false when nothing more can
+   * be written now.
+   */
   txStep(cpu: Cpu): boolean {
     const mem = shared(cpu);
     let free: number;
@@ -114,29 +128,44 @@ export class NicService {
       this.fault(mem);
       return false;
     }
-    for (const c of this.#conns.values()) {
-      if (c.txBytes > 0) {
-        if (free <= HDR) return false;
-        const chunk = c.takeTx(Math.min(NIC_MAX_RECORD, free - HDR))!;
-        this.driver.putTx(mem, c.id, NIC_RECORD_KIND.DATA, chunk, free);
-        return true;
+    const conns = [...this.#conns.values()];
+    const sink = (src: Uint8Array, offset: number, len: number): void => this.driver.txPayload(mem, src, offset, len);
+    let wrote = 0;
+    for (let k = 0; k < conns.length && free > HDR && wrote < TX_STEP_BYTES; k++) {
+      const c = conns[(this.#txRr + k) % conns.length]!;
+      while (c.txBytes > 0 && free > HDR && wrote < TX_STEP_BYTES) {
+        const n = Math.min(NIC_MAX_RECORD, free - HDR, c.txBytes);
+        this.driver.txHeader(mem, c.id, NIC_RECORD_KIND.DATA, n);
+        c.drainTx(n, sink);
+        free -= HDR + n;
+        wrote += HDR + n;
       }
-      if (c.wantsClose) {
-        if (free < HDR) return false;
-        this.driver.putTx(mem, c.id, NIC_RECORD_KIND.CLOSE, new Uint8Array(0), free);
+      if (c.wantsClose && free >= HDR) {
+        this.driver.txHeader(mem, c.id, NIC_RECORD_KIND.CLOSE, 0);
+        free -= HDR;
+        wrote += HDR;
         c.closeSent = true;
-        if (c.hostClosed) this.#conns.delete(c.id);
-        return true;
+        if (c.hostClosed) this.#drop(c);
       }
     }
-    return false;
+    if (conns.length > 0) this.#txRr = (this.#txRr + 1) % conns.length;
+    if (wrote > 0) this.driver.txPublish(mem);
+    return wrote >= TX_STEP_BYTES && free > HDR;
   }
 
   /** Periodic duties of the sessions; the earliest next due time. */
   tick(nowNs: bigint): bigint | undefined {
     let due: bigint | undefined;
     for (const c of this.#conns.values()) {
-      const t = c.session?.tick(nowNs);
+      let t: bigint | undefined;
+      try {
+        t = c.session !== undefined && !c.session.closed && !c.needsReap ? c.session.tick(nowNs) : undefined;
+      } catch (e) {
+        if (e instanceof CpuFault) throw e;
+        this.#note("session-internal-error");
+        c.close();
+        this.#reapOne(c);
+      }
       if (t !== undefined && (due === undefined || t < due)) due = t;
     }
     return due;
@@ -152,7 +181,7 @@ export class NicService {
     let more = false;
     let txPending = false;
     for (const c of this.#conns.values()) {
-      if ((c.serviceable && c.session!.hasWork) || c.closing || c.tlsBusy) more = true;
+      if ((c.serviceable && c.session!.hasWork) || c.closing || c.tlsBusy || c.needsReap) more = true;
       if (c.takeHandshakeActivity()) more = true;
       if (c.txBytes > 0 || c.wantsClose) txPending = true;
     }
@@ -168,11 +197,38 @@ export class NicService {
     return { more, txPending };
   }
 
+  /**
+   * Ends the sessions of connections that are closing or whose session gave up (queued by
+   * TLS callbacks, which must not touch the machine): runs while the agent runs.
+   */
+  reap(): void {
+    for (const c of this.#conns.values()) this.#reapOne(c);
+  }
+
+  /** An error while releasing one session ends that session only (counted), never the agent. */
+  #reapOne(c: NicConnection): void {
+    if (!c.needsReap) return;
+    try {
+      c.reap();
+    } catch (e) {
+      if (e instanceof CpuFault) throw e;
+      this.#note("session-end-failed");
+    }
+  }
+
+  /** Forgets a finished connection (its session ended first). */
+  #drop(c: NicConnection): void {
+    this.#reapOne(c);
+    this.#conns.delete(c.id);
+  }
+
   /** A NIC protocol violation: every connection is dropped and the rings resynchronised. */
   fault(mem: SharedMem): void {
     this.#note("nic-fault");
-    for (const c of this.#conns.values()) c.hostClose();
-    this.#conns.clear();
+    for (const c of [...this.#conns.values()]) {
+      c.hostClose();
+      this.#drop(c);
+    }
     this.driver.recover(mem);
   }
 }

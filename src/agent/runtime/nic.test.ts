@@ -21,6 +21,11 @@ function memory() {
       return bytes.slice(Number(g), Number(g) + len);
     },
     write: (g, d) => bytes.set(d, Number(g)),
+    readInto: (g, dst, off, len) => {
+      reads.push([g, len]);
+      dst.set(bytes.subarray(Number(g), Number(g) + len), off);
+    },
+    writeFrom: (g, src, off, len) => bytes.set(src.subarray(off, off + len), Number(g)),
   };
   const dv = new DataView(bytes.buffer);
   return { bytes, mem, reads, dv };
@@ -127,6 +132,41 @@ test("TX: records with wrap, a full ring refuses, a lying consumer is a NicError
   assert.equal(m.bytes[0x20000 + ((224 + 59) % 256)], 59);
   m.dv.setBigUint64(0x1028, 300n, true);
   assert.throws(() => d.txFree(m.mem), NicError);
+});
+
+test("TX: records from spans (header from scratch, payload copied once), published with one producer write; incomplete records are refused", () => {
+  const m = memory();
+  hostInit(m);
+  const d = new NicDriver(NIC);
+  d.attach(m.mem);
+  m.dv.setBigUint64(0x1020, 200n, true); // start near the end of the ring, so records wrap
+  m.dv.setBigUint64(0x1028, 200n, true);
+  const d2 = new NicDriver(NIC);
+  assert.equal(d2.attach(m.mem), "adopted");
+  let writes = 0;
+  const counting = { ...m.mem, writeFrom: (g: Gpa, src: Uint8Array, off: number, len: number) => (writes++, m.mem.writeFrom(g, src, off, len)) };
+  const a = Uint8Array.from({ length: 40 }, (_, i) => i);
+  const b = Uint8Array.from({ length: 30 }, (_, i) => 100 + i);
+  d2.txHeader(counting, 7, NIC_RECORD_KIND.DATA, 50);
+  d2.txPayload(counting, a, 10, 30);
+  d2.txPayload(counting, b, 0, 20);
+  d2.txHeader(counting, 7, NIC_RECORD_KIND.CLOSE, 0);
+  assert.equal(m.dv.getBigUint64(0x1020, true), 200n, "nothing published yet");
+  d2.txPublish(counting);
+  assert.equal(m.dv.getBigUint64(0x1020, true), 200n + 12n + 50n + 12n);
+  const ring = (at: number, n: number) => Uint8Array.from({ length: n }, (_, i) => m.bytes[0x20000 + ((at + i) % 256)]!);
+  assert.deepEqual(ring(200, 12), NIC_RECORD_HEADER.serialize({ conn: 7, kind: NIC_RECORD_KIND.DATA, length: 50 }));
+  assert.deepEqual(ring(212, 50), Uint8Array.from([...a.subarray(10, 40), ...b.subarray(0, 20)]));
+  assert.deepEqual(ring(262, 12), NIC_RECORD_HEADER.serialize({ conn: 7, kind: NIC_RECORD_KIND.CLOSE, length: 0 }));
+  // Writes: header, wrapped payload pieces, header, counter — no per-byte or per-record buffers of the driver's own.
+  assert.ok(writes <= 7, `${writes} writes`);
+  d2.txHeader(m.mem, 1, NIC_RECORD_KIND.DATA, 5);
+  assert.throws(() => d2.txPublish(m.mem), RangeError);
+  assert.throws(() => d2.txHeader(m.mem, 1, NIC_RECORD_KIND.DATA, 5), RangeError);
+  assert.throws(() => d2.txPayload(m.mem, a, 0, 6), RangeError);
+  d2.txPayload(m.mem, a, 0, 5);
+  d2.txPublish(m.mem);
+  assert.throws(() => d2.txHeader(m.mem, 1, NIC_RECORD_KIND.CLOSE, 3), RangeError);
 });
 
 test("property: arbitrary control pages and ring bytes give records, nothing, or a NicError; reads stay in the shared pages", () => {

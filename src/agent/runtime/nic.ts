@@ -16,6 +16,10 @@ import type { NicLayout, NicRecordKind } from "../../shared/spec/index.js";
 export interface SharedMem {
   read(gpa: Gpa, len: number): Uint8Array;
   write(gpa: Gpa, data: Uint8Array): void;
+  /** `read` into `dst[offset, offset + len)`. */
+  readInto(gpa: Gpa, dst: Uint8Array, offset: number, len: number): void;
+  /** `write` of `src[offset, offset + len)`. */
+  writeFrom(gpa: Gpa, src: Uint8Array, offset: number, len: number): void;
 }
 
 export interface NicRecord {
@@ -42,6 +46,13 @@ export class NicDriver {
   readonly nic: NicLayout;
   #rxCons = 0;
   #txProd = 0;
+  /** Payload bytes still owed to the TX record whose header was written last. */
+  #txOwed = 0;
+  /** Scratch buffers: the control page, a record header, a counter (no allocation per record). */
+  readonly #ctl = new Uint8Array(NIC_CONTROL.size);
+  readonly #hdr = new Uint8Array(HDR);
+  readonly #hdrView = new DataView(this.#hdr.buffer);
+  readonly #word = new Uint8Array(8);
   /** Counters for introspection. */
   readonly stats = { rxRecords: 0, rxBytes: 0, txRecords: 0, txBytes: 0, errors: 0 };
 
@@ -114,8 +125,10 @@ export class NicDriver {
     }
   }
 
+  /** The control page, checked (in a scratch buffer: use it before the next call). */
   #control(mem: SharedMem): Uint8Array {
-    const c = mem.read(this.nic.control, NIC_CONTROL.size);
+    const c = this.#ctl;
+    mem.readInto(this.nic.control, c, 0, NIC_CONTROL.size);
     if (readU32(c, 0) !== NIC_MAGIC || readU32(c, 4) !== NIC_VERSION) throw new NicError("NIC_BAD_CONTROL", "NIC control page: bad magic or version");
     if (readU32(c, 8) !== this.nic.rxBytes || readU32(c, 12) !== this.nic.txBytes) throw new NicError("NIC_BAD_CONTROL", "NIC control page: ring sizes differ from the layout");
     return c;
@@ -128,30 +141,24 @@ export class NicDriver {
   }
 
   #writeCounter(mem: SharedMem, name: "rxCons" | "txProd", v: number): void {
-    const b = new Uint8Array(8);
-    writeU64(b, 0, BigInt(v));
-    mem.write((this.nic.control + BigInt(OFF[name])) as Gpa, b);
+    writeU64(this.#word, 0, BigInt(v));
+    mem.writeFrom((this.nic.control + BigInt(OFF[name])) as Gpa, this.#word, 0, 8);
   }
 
-  #get(mem: SharedMem, base: Gpa, size: number, at: number, len: number): Uint8Array {
+  /** Ring bytes [at, at + len) (mod size) into `dst` at `offset`. */
+  #get(mem: SharedMem, base: Gpa, size: number, at: number, dst: Uint8Array, offset: number, len: number): void {
     const off = at % size;
-    if (off + len <= size) return mem.read((base + BigInt(off)) as Gpa, len);
-    const out = new Uint8Array(len);
-    const first = size - off;
-    out.set(mem.read((base + BigInt(off)) as Gpa, first), 0);
-    out.set(mem.read(base, len - first), first);
-    return out;
+    const first = Math.min(len, size - off);
+    mem.readInto((base + BigInt(off)) as Gpa, dst, offset, first);
+    if (first < len) mem.readInto(base, dst, offset + first, len - first);
   }
 
-  #put(mem: SharedMem, base: Gpa, size: number, at: number, data: Uint8Array): void {
+  /** `src[offset, offset + len)` into the ring at `at` (mod size). */
+  #put(mem: SharedMem, base: Gpa, size: number, at: number, src: Uint8Array, offset: number, len: number): void {
     const off = at % size;
-    if (off + data.length <= size) {
-      mem.write((base + BigInt(off)) as Gpa, data);
-      return;
-    }
-    const first = size - off;
-    mem.write((base + BigInt(off)) as Gpa, data.subarray(0, first));
-    mem.write(base, data.subarray(first));
+    const first = Math.min(len, size - off);
+    mem.writeFrom((base + BigInt(off)) as Gpa, src, offset, first);
+    if (first < len) mem.writeFrom(base, src, offset + first, len - first);
   }
 
   /** Bytes the host has published and the agent not consumed (after checks). */
@@ -165,10 +172,10 @@ export class NicDriver {
   nextRx(mem: SharedMem): NicRecord | undefined {
     const fill = this.rxPending(mem);
     if (fill < HDR) return undefined;
-    const hb = this.#get(mem, this.nic.rx, this.nic.rxBytes, this.#rxCons, HDR);
+    this.#get(mem, this.nic.rx, this.nic.rxBytes, this.#rxCons, this.#hdr, 0, HDR);
     let h;
     try {
-      h = NIC_RECORD_HEADER.parse(hb);
+      h = NIC_RECORD_HEADER.parse(this.#hdr);
     } catch {
       throw new NicError("NIC_BAD_RECORD", "RX record header has reserved bits set");
     }
@@ -178,7 +185,8 @@ export class NicDriver {
     const max = h.kind === NIC_RECORD_KIND.DATA ? NIC_MAX_RECORD : h.kind === NIC_RECORD_KIND.OPEN ? MAX_OPEN_PAYLOAD : 0;
     if (h.length > max) throw new NicError("NIC_BAD_RECORD", `RX record of ${h.length} bytes (limit ${max})`, { length: h.length });
     if (fill < HDR + h.length) return undefined;
-    const payload = h.length > 0 ? this.#get(mem, this.nic.rx, this.nic.rxBytes, this.#rxCons + HDR, h.length) : new Uint8Array(0);
+    const payload = new Uint8Array(h.length);
+    if (h.length > 0) this.#get(mem, this.nic.rx, this.nic.rxBytes, this.#rxCons + HDR, payload, 0, h.length);
     this.#rxCons += HDR + h.length;
     this.#writeCounter(mem, "rxCons", this.#rxCons);
     this.stats.rxRecords++;
@@ -198,18 +206,48 @@ export class NicDriver {
     return this.nic.txBytes - this.txFree(mem);
   }
 
-  /** Writes one record if it fits; false if the ring is too full. */
+  /** Writes one record if it fits (and publishes it); false if the ring is too full. */
   putTx(mem: SharedMem, conn: number, kind: NicRecordKind, payload: Uint8Array, free = this.txFree(mem)): boolean {
     if (payload.length > NIC_MAX_RECORD) throw new RangeError("TX record too large");
     if (HDR + payload.length > free) return false;
-    const h = NIC_RECORD_HEADER.serialize({ conn, kind, length: payload.length });
-    this.#put(mem, this.nic.tx, this.nic.txBytes, this.#txProd, h);
-    if (payload.length > 0) this.#put(mem, this.nic.tx, this.nic.txBytes, this.#txProd + HDR, payload);
-    this.#txProd += HDR + payload.length;
-    this.#writeCounter(mem, "txProd", this.#txProd);
-    this.stats.txRecords++;
-    this.stats.txBytes += payload.length;
+    this.txHeader(mem, conn, kind, payload.length);
+    if (payload.length > 0) this.txPayload(mem, payload, 0, payload.length);
+    this.txPublish(mem);
     return true;
+  }
+
+  /**
+   * Starts a TX record of `length` payload bytes at the producer: writes its header (from
+   * a scratch buffer). The caller has checked the room (`HDR + length` ≤ `txFree`); the
+   * payload follows with `txPayload`, and `txPublish` makes the records visible.
+   */
+  txHeader(mem: SharedMem, conn: number, kind: NicRecordKind, length: number): void {
+    if (this.#txOwed !== 0) throw new RangeError("the previous TX record is incomplete");
+    if (!Number.isInteger(length) || length < 0 || length > NIC_MAX_RECORD || (kind === NIC_RECORD_KIND.CLOSE && length !== 0)) throw new RangeError("bad TX record length");
+    const v = this.#hdrView;
+    v.setUint32(0, conn, true);
+    v.setUint16(4, kind, true);
+    v.setUint16(6, 0, true);
+    v.setUint32(8, length, true);
+    this.#put(mem, this.nic.tx, this.nic.txBytes, this.#txProd, this.#hdr, 0, HDR);
+    this.#txProd += HDR;
+    this.#txOwed = length;
+    this.stats.txRecords++;
+  }
+
+  /** Payload bytes `src[offset, offset + len)` of the record begun by `txHeader`, copied once into the ring. */
+  txPayload(mem: SharedMem, src: Uint8Array, offset: number, len: number): void {
+    if (len > this.#txOwed) throw new RangeError("TX payload longer than its record");
+    this.#put(mem, this.nic.tx, this.nic.txBytes, this.#txProd, src, offset, len);
+    this.#txProd += len;
+    this.#txOwed -= len;
+    this.stats.txBytes += len;
+  }
+
+  /** Publishes every complete record written since the last call (one counter write). */
+  txPublish(mem: SharedMem): void {
+    if (this.#txOwed !== 0) throw new RangeError("the last TX record is incomplete");
+    this.#writeCounter(mem, "txProd", this.#txProd);
   }
 
   hostFlags(mem: SharedMem): number {
@@ -217,8 +255,7 @@ export class NicDriver {
   }
 
   setAgentFlags(mem: SharedMem, flags: number): void {
-    const b = new Uint8Array(4);
-    writeU32(b, 0, flags >>> 0);
-    mem.write((this.nic.control + BigInt(OFF.agentFlags)) as Gpa, b);
+    writeU32(this.#word, 0, flags >>> 0);
+    mem.writeFrom((this.nic.control + BigInt(OFF.agentFlags)) as Gpa, this.#word, 0, 4);
   }
 }

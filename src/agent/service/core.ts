@@ -38,6 +38,8 @@ export const MAX_RIP_FILTER = 64;
 /** Most armed pages a single stepped instruction may touch. */
 export const MAX_STEP_PAGES = 16;
 
+/** SVM_EXIT_INTR (uapi/asm/svm.h): the VMRUN ended on the host's budget, nothing of the step retired. */
+const EXIT_INTR = 0x60n;
 const EXIT_OFF = VMSA_REG.guest_exit_info_1.offset;
 const EXIT_LEN = VMSA_REG.guest_exit_code.offset + 8 - EXIT_OFF;
 const RIP_F = VMSA_REG.rip;
@@ -54,7 +56,7 @@ export class VmiCore {
   readonly limits: AgentLimits;
   readonly memory: MemoryOps;
   readonly options: CoreOptions;
-  readonly counters: CoreCounters = { requests: 0n, events: 0n, unmatchedFaults: 0n, eventsDropped: 0n, silentSteps: 0n, vmpl0StarvedNs: 0n };
+  readonly counters: CoreCounters = { requests: 0n, events: 0n, unmatchedFaults: 0n, eventsDropped: 0n, silentSteps: 0n, stepsAborted: 0n, vmpl0StarvedNs: 0n };
   readonly run: RunState;
   readonly traps = new TrapTable();
   readonly #events = new Map<bigint, OpenEvent>();
@@ -310,22 +312,32 @@ export class VmiCore {
     for (let v = 0; v < this.facts.vcpus; v++) {
       const x = this.backend.readVmsa(v, EXIT_OFF, EXIT_LEN);
       const code = readU64(x, VMSA_REG.guest_exit_code.offset - EXIT_OFF);
+      const stepping = this.#stepper.active?.vcpu === v;
       if (code === BigInt(SVM_EXIT.NPF)) {
         const info1 = readU64(x, 0);
+        // Not a VMPL fault: the host's business; a step of this vCPU stays open (the instruction is retried).
         if ((info1 & NPF_EXITINFO1.VMPL) === 0n) continue;
         const gpa = readU64(x, VMSA_REG.guest_exit_info_2.offset - EXIT_OFF);
         this.#consume(v);
-        this.#onNpf(v, info1, gpa);
+        // A stepped instruction that faults where the step cannot open a page never completes: end the step.
+        if (!this.#onNpf(v, info1, gpa) && stepping) this.#endStep(false);
         // Matched or counted as unmatched there: either way the claim had hardware behind it.
         if (hint?.vcpu === v) satisfied = true;
         else this.#consumedEarly.add(v);
-      } else if (code === BigInt(SVM_EXIT.EXCP_DB) && this.#stepper.active?.vcpu === v) {
+      } else if (stepping && code !== 0n && code !== EXIT_INTR) {
+        // Any other exit of the stepped context ends its step: #DB (the instruction retired),
+        // VMGEXIT and HLT (they retire and exit by themselves, without #DB), anything else
+        // (the step cannot go on: ended, the instruction is tried again under the trap).
         this.#consume(v);
-        this.#completeStep();
-        if (hint?.vcpu === v) satisfied = true;
-        else this.#consumedEarly.add(v);
+        const db = code === BigInt(SVM_EXIT.EXCP_DB);
+        this.#endStep(db || code === BigInt(SVM_EXIT.VMGEXIT) || code === BigInt(SVM_EXIT.HLT));
+        if (db) {
+          if (hint?.vcpu === v) satisfied = true;
+          else this.#consumedEarly.add(v);
+        }
       }
     }
+    if (this.#stepper.overdue(this.backend.now())) this.#endStep(false);
     if (hint !== undefined && (hint.npf || hint.db) && !satisfied) {
       // A forward of a fault an earlier scan already consumed is not a forgery.
       if (!this.#consumedEarly.delete(hint.vcpu)) this.counters.unmatchedFaults++;
@@ -421,10 +433,16 @@ export class VmiCore {
     return this.#stepper.active?.vcpu;
   }
 
-  /** The single-stepped vCPU's #DB: finish its step, re-check watched tables, start the next. */
-  #completeStep(): void {
+  /**
+   * The step is over — `retired`: the instruction ran (its #DB, or a VMGEXIT/HLT exit);
+   * otherwise it never will (a fault the step cannot open, a timeout): counted, and the
+   * instruction, if it did not run, faults again on the re-armed page. Either way: re-arm,
+   * re-check watched tables, release, start the next step.
+   */
+  #endStep(retired: boolean): void {
     const job = this.#stepper.complete();
     if (job === undefined) return;
+    if (!retired) this.counters.stepsAborted++;
     this.#recheckWatches([...job.pages], job.vcpu);
     this.#stepper.next();
     this.run.apply();

@@ -89,7 +89,10 @@ export class V0Session implements Session, SessionPort {
   readonly #inbox: Uint8Array[] = [];
   readonly #onClose: ((why: string) => void) | undefined;
   #waiting = false;
+  /** No more requests are served (failed or ended). */
   #closed = false;
+  /** The core has released what the session held (`end`). */
+  #ended = false;
 
   constructor(core: VmiCore, io: SessionTransport, opts: V0SessionOptions = {}) {
     this.#core = core;
@@ -137,23 +140,32 @@ export class V0Session implements Session, SessionPort {
     return undefined;
   }
 
+  /** Releases what the session holds in the core. Needs the machine. */
   end(): void {
-    if (this.#closed) return;
+    if (this.#ended) return;
+    this.#ended = true;
     this.#closed = true;
     this.#inbox.length = 0;
     this.#core.endSession(this);
   }
 
+  /** Stop serving and close the transport; the runtime ends the session while the agent runs. */
   #fatal(why: string): void {
-    this.end();
-    this.#io.close();
-    this.#onClose?.(why);
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#inbox.length = 0;
+    try {
+      this.#io.close();
+      this.#onClose?.(why);
+    } catch {
+      // The transport is going away anyway.
+    }
   }
 
   // ---------------------------------------------------------------- SessionPort
 
   acceptsEventFor(vcpu: number): boolean {
-    return vcpu < V0_EVENT_VCPUS;
+    return !this.#closed && vcpu < V0_EVENT_VCPUS;
   }
 
   deliverEvent(e: TrapEvent): void {

@@ -55,7 +55,10 @@ export class V1Session implements Session, SessionPort {
   readonly #heartbeatNs: bigint;
   readonly #onClose: ((why: string) => void) | undefined;
   #nextHeartbeat: bigint | undefined;
+  /** No more requests are served (failed or ended). */
   #closed = false;
+  /** The core has released what the session held (`end`). */
+  #ended = false;
 
   constructor(core: VmiCore, io: SessionTransport, opts: V1SessionOptions = {}) {
     this.#core = core;
@@ -79,6 +82,11 @@ export class V1Session implements Session, SessionPort {
     return this.#inbox.length + this.#pending.size;
   }
 
+  /**
+   * Plaintext from the transport (a TLS callback): frames are queued, nothing touches the
+   * machine and nothing throws. A stream that cannot be framed or decoded fails the
+   * session (closed now, ended by the runtime's next `end`).
+   */
   accept(bytes: Uint8Array): void {
     if (this.#closed) return;
     try {
@@ -122,26 +130,42 @@ export class V1Session implements Session, SessionPort {
     return this.#nextHeartbeat;
   }
 
+  /** Releases what the session holds in the core (traps, held vCPUs, its pause). Needs the machine. */
   end(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#inbox.length = 0;
-    this.#pending.clear();
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#stop();
     this.#core.endSession(this);
   }
 
-  /** Invariant violation or unusable stream: end the session, say nothing. */
+  #stop(): void {
+    this.#closed = true;
+    this.#inbox.length = 0;
+    this.#pending.clear();
+  }
+
+  /**
+   * Invariant violation or unusable stream: stop serving, close the transport, say
+   * nothing. The core is not touched here (this may run in a TLS callback); the runtime
+   * ends the session (`end`) while the agent runs.
+   */
   #fatal(e: unknown): void {
+    if (this.#closed) return;
     const why = e instanceof Error ? ((e as { code?: unknown }).code as string | undefined) ?? e.name : "unknown";
-    this.end();
-    this.#io.close();
-    this.#onClose?.(String(why));
+    this.#stop();
+    try {
+      this.#io.close();
+      this.#onClose?.(String(why));
+    } catch {
+      // The transport is going away anyway.
+    }
   }
 
   // ---------------------------------------------------------------- SessionPort
 
+  /** A session that stopped serving takes no events (its traps step silently until it ends). */
   acceptsEventFor(): boolean {
-    return true;
+    return !this.#closed;
   }
 
   deliverEvent(e: TrapEvent): void {

@@ -17,7 +17,11 @@ export interface SessionTransport {
 export interface Session {
   readonly protocol: "v1" | "v0";
   readonly sessionId: number;
-  /** Plaintext bytes from the transport. */
+  /**
+   * Plaintext bytes from the transport. Called from transport callbacks: it only queues
+   * (or fails the session and closes the transport); it never touches the machine and
+   * never throws.
+   */
   accept(bytes: Uint8Array): void;
   /** Whether requests are queued that `step` would handle now. */
   readonly hasWork: boolean;
@@ -25,8 +29,13 @@ export interface Session {
   step(): boolean;
   /** Periodic duties (heartbeats) at agent time `nowNs`; returns the next due time. */
   tick(nowNs: bigint): bigint | undefined;
-  /** The transport is gone (or the session ended): release everything. */
+  /**
+   * The transport is gone (or the session failed): release everything it holds in the
+   * core. Touches the machine, so the agent calls it only while it runs at VMPL0.
+   * Idempotent.
+   */
   end(): void;
+  /** No more requests are served (the session failed, or ended). */
   readonly closed: boolean;
 }
 

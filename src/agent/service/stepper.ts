@@ -1,9 +1,13 @@
 /**
  * Single-stepping a guest context over one instruction with a trapped page opened
  * (ARCHITECTURE.md "Traps"): one vCPU at a time, the others held. Start: hold every other
- * vCPU, give VMPL1 full rights on the job's pages, set RFLAGS.TF on the context, release
- * it. Complete (on its #DB intercept, seen in hardware state): clear TF, write back pages
- * whose write is being denied, let the trap table's rights apply again, release the others.
+ * vCPU, give VMPL1 full rights on the job's pages, clear the context's exit code (so any
+ * exit seen later is one of this step), set RFLAGS.TF on the context, release it.
+ * Complete (on any exit of the stepped context that ends the instruction, seen in
+ * hardware state — core.ts): clear TF, write back pages whose write is being denied, let
+ * the trap table's rights apply again, release the others. A step whose exit never comes
+ * is ended the same way after STEP_TIMEOUT_NS of agent time: the instruction, if it did
+ * not run, faults again on the re-armed page (a new event), and nothing stays wedged.
  */
 import { PAGE_SIZE } from "../../shared/base/index.js";
 import { RFLAGS, RMP_PERM_RWX } from "../../shared/spec/index.js";
@@ -18,13 +22,19 @@ export interface StepJob {
   /** Page contents to restore after the step (skip of a write). */
   readonly undo: Map<bigint, Uint8Array> | undefined;
   tfSet: boolean;
+  /** Agent time the step started (undefined while queued). */
+  startedNs: bigint | undefined;
 }
 
 export function stepJob(vcpu: number, page: bigint, denyWrite = false): StepJob {
-  return { vcpu, pages: new Set([page]), undo: denyWrite ? new Map() : undefined, tfSet: false };
+  return { vcpu, pages: new Set([page]), undo: denyWrite ? new Map() : undefined, tfSet: false, startedNs: undefined };
 }
 
+/** A step still open after this much agent time is ended (its context never ran, or never exited). */
+export const STEP_TIMEOUT_NS = 100_000_000n;
+
 const RFLAGS_F = VMSA_REG.rflags;
+const EXIT_CODE_F = VMSA_REG.guest_exit_code;
 
 export class Stepper {
   readonly #b: MachineBackend;
@@ -91,7 +101,15 @@ export class Stepper {
       this.#b.writeVmsa(v, RFLAGS_F.offset, fieldBytes(RFLAGS_F, rflags | RFLAGS.TF));
       job.tfSet = true;
     }
+    this.#b.writeVmsa(v, EXIT_CODE_F.offset, new Uint8Array(8));
+    job.startedNs = this.#b.now();
     this.#run.apply();
+  }
+
+  /** Whether the step in progress has run out of time at agent time `nowNs`. */
+  overdue(nowNs: bigint): boolean {
+    const s = this.#active?.startedNs;
+    return s !== undefined && nowNs - s > STEP_TIMEOUT_NS;
   }
 
   /** Gives VMPL1 full rights on `page` for the step (a page the guest made shared is left alone). */
@@ -103,7 +121,7 @@ export class Stepper {
     }
   }
 
-  /** The stepped instruction retired (#DB seen). Returns the finished job. */
+  /** The step is over (the instruction retired, or it never will): returns the finished job. */
   complete(): StepJob | undefined {
     const job = this.#active;
     if (job === undefined) return undefined;

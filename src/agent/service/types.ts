@@ -62,6 +62,8 @@ export interface CoreCounters {
   unmatchedFaults: bigint;
   eventsDropped: bigint;
   silentSteps: bigint;
+  /** Single steps ended without their instruction known to have retired (a fault they could not open, a timeout). */
+  stepsAborted: bigint;
   vmpl0StarvedNs: bigint;
 }
 

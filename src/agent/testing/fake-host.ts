@@ -32,7 +32,8 @@ import { FakeAsp } from "./fake-asp.js";
 import { FakeMachine } from "./fake-machine.js";
 
 export interface RunResult {
-  readonly kind: "yield" | "hlt" | "budget";
+  /** "greq": a guest request left unanswered until the next run of that vCPU (`deferGuestRequests`). */
+  readonly kind: "yield" | "hlt" | "budget" | "greq";
   readonly flags: bigint;
   readonly delay: bigint;
   readonly steps: number;
@@ -58,6 +59,9 @@ export class FakeHost {
   readonly peers = new Map<number, Duplex>();
   readonly exits: string[] = [];
   pscRefused = false;
+  /** Leave a guest request unanswered (the run returns "greq") until that vCPU's next run. */
+  deferGuestRequests = false;
+  readonly #deferred = new Map<number, () => void>();
   #rxProd = 0;
   #txCons = 0;
   #nextConn = 1;
@@ -69,10 +73,15 @@ export class FakeHost {
 
   /** One VMRUN of vCPU `vcpu`'s VMPL0 (re-entered after a guest request or PSC, as a host does). */
   run(vcpu: number, hint = 0n, budget = 1_000_000): RunResult {
-    const ghcbGpa = this.m.layout.agentGhcb[vcpu]!;
-    const g = this.m.peek(ghcbGpa, PAGE_SIZE);
-    ghcbSet(g, "sw_exit_info_2", hint);
-    this.m.poke(ghcbGpa, g);
+    const deferred = this.#deferred.get(vcpu);
+    this.#deferred.delete(vcpu);
+    if (deferred !== undefined) deferred();
+    else {
+      const ghcbGpa = this.m.layout.agentGhcb[vcpu]!;
+      const g = this.m.peek(ghcbGpa, PAGE_SIZE);
+      ghcbSet(g, "sw_exit_info_2", hint);
+      this.m.poke(ghcbGpa, g);
+    }
     let steps = 0;
     for (;;) {
       const cpu = this.m.cpu(vcpu);
@@ -105,22 +114,34 @@ export class FakeHost {
         ghcbSet(page, "sw_exit_info_1", this.pscRefused ? 2n : 0n);
       } else if (code === NAE_EXIT.GUEST_REQUEST || code === NAE_EXIT.EXT_GUEST_REQUEST) {
         this.exits.push(code === NAE_EXIT.GUEST_REQUEST ? "guest-request" : "ext-guest-request");
-        const rsp = this.asp.answer(this.m.peek(info1, PAGE_SIZE));
-        if (rsp instanceof Uint8Array) this.m.poke(info2, rsp);
-        if (code === NAE_EXIT.EXT_GUEST_REQUEST) {
-          const table = serializeCertTable([
-            { guid: CERT_TABLE_GUID.VCEK, data: CERTS.vcek },
-            { guid: CERT_TABLE_GUID.ASK, data: CERTS.ask },
-            { guid: CERT_TABLE_GUID.ARK, data: CERTS.ark },
-          ]);
-          this.m.poke(ghcbGet(page, "rax") ?? 0n, table);
+        if (this.deferGuestRequests) {
+          this.#deferred.set(vcpu, () => {
+            this.#answerGuestRequest(code, info1, info2, page);
+            this.m.poke(msr, page);
+          });
+          return { kind: "greq", flags: 0n, delay: 0n, steps };
         }
-        ghcbSet(page, "sw_exit_info_2", encodeGuestRequestResult({ vmmError: 0, fwError: rsp instanceof Uint8Array ? 0 : rsp }));
+        this.#answerGuestRequest(code, info1, info2, page);
       } else {
         throw new Error(`unexpected VMGEXIT 0x${code.toString(16)}`);
       }
       this.m.poke(msr, page);
     }
+  }
+
+  /** The secure processor's answer to a guest request, and the host's certificate table for an extended one. */
+  #answerGuestRequest(code: number, info1: bigint, info2: bigint, page: Uint8Array): void {
+    const rsp = this.asp.answer(this.m.peek(info1, PAGE_SIZE));
+    if (rsp instanceof Uint8Array) this.m.poke(info2, rsp);
+    if (code === NAE_EXIT.EXT_GUEST_REQUEST) {
+      const table = serializeCertTable([
+        { guid: CERT_TABLE_GUID.VCEK, data: CERTS.vcek },
+        { guid: CERT_TABLE_GUID.ASK, data: CERTS.ask },
+        { guid: CERT_TABLE_GUID.ARK, data: CERTS.ark },
+      ]);
+      this.m.poke(ghcbGet(page, "rax") ?? 0n, table);
+    }
+    ghcbSet(page, "sw_exit_info_2", encodeGuestRequestResult({ vmmError: 0, fwError: rsp instanceof Uint8Array ? 0 : rsp }));
   }
 
   /**

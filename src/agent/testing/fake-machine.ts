@@ -152,6 +152,14 @@ export class FakeMachine {
     return "ok";
   }
 
+  /** Any other exit of vCPU `vcpu`'s guest context, as hardware records it (VMGEXIT, HLT, a non-VMPL #NPF, …). */
+  guestExit(vcpu: number, code: bigint, info1 = 0n, info2 = 0n): void {
+    this.setVmsa1Field(vcpu, "guest_exit_code", code);
+    this.setVmsa1Field(vcpu, "guest_exit_info_1", info1);
+    this.setVmsa1Field(vcpu, "guest_exit_info_2", info2);
+    this.setVmsa1Field(vcpu, "guest_nrip", this.vmsa1Field(vcpu, "rip"));
+  }
+
   /** A Cpu for VMPL0 on `vcpu` (bound to its VMPL0 VMSA page). */
   cpu(vcpu: number): FakeCpu {
     return new FakeCpu(this, vcpu);

@@ -24,7 +24,11 @@ import { createTlsIdentity } from "../../../src/agent/runtime/tls-identity.js";
 import type { TlsIdentity } from "../../../src/agent/runtime/tls-identity.js";
 import type { SevenLayout } from "../../../src/shared/spec/index.js";
 
-export type GuestAction = { readonly kind: "read" | "write"; readonly gpa: bigint; readonly data?: Uint8Array } | { readonly kind: "spin" };
+/**
+ * "exec-hlt": a HLT fetched from `gpa` (an instruction that exits with HLT by itself, with
+ * no #DB after it even when single-stepped).
+ */
+export type GuestAction = { readonly kind: "read" | "write" | "exec-hlt"; readonly gpa: bigint; readonly data?: Uint8Array } | { readonly kind: "spin" };
 
 /**
  * The VMPL1 "guest": an action queue. Each step performs the head action (a physical
@@ -60,6 +64,7 @@ export class ScriptedGuest implements VcpuProgram {
     if (a !== undefined && a.kind !== "spin") {
       this.#faultRip.set(cpu.vcpu, rip);
       if (a.kind === "read") cpu.readPhys(a.gpa as Gpa, 8);
+      else if (a.kind === "exec-hlt") cpu.fetch(a.gpa, 1);
       else cpu.writePhys(a.gpa as Gpa, a.data ?? Uint8Array.of(1));
       this.#faultRip.delete(cpu.vcpu);
       q!.shift();
@@ -67,7 +72,7 @@ export class ScriptedGuest implements VcpuProgram {
     }
     cpu.setReg("rip", cpu.getReg("rip") + 4n);
     this.retired.set(cpu.vcpu, (this.retired.get(cpu.vcpu) ?? 0) + 1);
-    return a === undefined ? { kind: "hlt" } : { kind: "next" };
+    return a === undefined || a.kind === "exec-hlt" ? { kind: "hlt" } : { kind: "next" };
   }
 }
 
