@@ -281,6 +281,13 @@ describe("Vmi over a driver that reads pages with their frames", () => {
     assert.deepEqual([0x7fen, 0x7fdn, 0x7fbn].map((f) => vmi.cache.has(f)), [true, true, true]);
   });
 
+  it("joins the page misses of concurrent reads into one framed read", async () => {
+    const { d, pt } = remote();
+    const vmi = await Vmi.open(d, { kernelDtb: pt.root });
+    await Promise.all([vmi.u8(kva(KBASE)), vmi.u8(kva(KBASE + 0x1000n)), vmi.read(kva(KBASE + 0x1ff0n), 0x20), vmi.u8(kva(KBASE + 0x3000n))]);
+    assert.deepEqual(ops(d), ["readVirtFrames:4"]);
+  });
+
   it("drops the page and the translation on invalidation, writes and events; an invalidation during the read keeps nothing", async () => {
     const { d, pt } = remote({});
     const vmi = await Vmi.open(d, { kernelDtb: pt.root });

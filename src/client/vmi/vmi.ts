@@ -22,7 +22,7 @@
  */
 import { PAGE_SIZE, readU16, readU32, readU64 } from "../../shared/base/index.js";
 import { type AccessContext, checkCtx, ctxAdd, formatCtx } from "./access-context.js";
-import type { Driver, DriverEvent, GatherListResult, InvalidationSink, MachineInfo, PhysRange, PhysWrite, ReadResult, Subscription } from "./driver.js";
+import type { Driver, DriverEvent, FramedRead, GatherListResult, InvalidationSink, MachineInfo, PhysRange, PhysWrite, ReadResult, Subscription } from "./driver.js";
 import { VmiError, badArgument, invalidAddress, unsupported } from "./errors.js";
 import { PageCache, cachedReadPhys } from "./page-cache.js";
 import type { RegisterSet, VcpuRegisters } from "./registers.js";
@@ -73,6 +73,8 @@ type Piece = PhysRange;
 const PAGE = BigInt(PAGE_SIZE);
 const PAGE_LOW = PAGE - 1n;
 const U64_LIMIT = 1n << 64n;
+/** Queued framed page reads that go out at once instead of waiting for concurrent reads to join. */
+const FRAMED_FLUSH_NOW = 64;
 /** Gather answers remembered while caching (dropped on every invalidation). */
 const GATHER_CACHE_ENTRIES = 256;
 
@@ -95,6 +97,10 @@ export class Vmi {
   /** Remote pointer chasing (off once the peer says it cannot). */
   #gather: boolean;
   readonly #gathered = new Map<string, GatherListResult>();
+  /** Framed page reads waiting for the next flush, by DTB and page. */
+  readonly #framedQueue = new Map<bigint, Map<bigint, { promise: Promise<FramedRead | VmiError>; resolve: (r: FramedRead | VmiError) => void; reject: (e: unknown) => void }>>();
+  #framedFlush = false;
+  #framedQueued = 0;
 
   private constructor(driver: Driver, info: MachineInfo, opts: VmiOptions) {
     this.driver = driver;
@@ -577,7 +583,7 @@ export class Vmi {
       if (useTlb && !(e instanceof VmiError) && this.cache.epoch === epoch) this.#tlb.set(dtb, vpage, e);
     };
     if (fetched !== undefined && useTlb && this.#framed) {
-      misses = await this.#readPagesFramed(misses, fetched, put, epoch);
+      misses = await this.#readPagesFramed(misses, fetched, put);
       if (misses.length === 0) return out;
     }
     if (this.#walk === "remote" && this.driver.translate) {
@@ -608,43 +614,86 @@ export class Vmi {
   }
 
   /**
-   * Reads whole missing pages with their frames (one framed read per DTB): each page is
-   * cached by frame and its translation kept. Returns the pages that still need a
-   * translation: failures (translated again, so errors read exactly as without frames)
-   * and everything once the peer shows it sends no frames.
+   * Reads whole missing pages with their frames: each page is cached by frame and its
+   * translation kept. Returns the pages that still need a translation: failures
+   * (translated again, so errors read exactly as without frames) and everything once the
+   * peer shows it sends no frames. Pages asked for by concurrent reads (walkers run side
+   * by side) go out together: one framed read per DTB per turn of the event loop.
    */
   async #readPagesFramed(
     misses: readonly { dtb: bigint; va: bigint }[],
     fetched: Map<bigint, Uint8Array>,
     put: (dtb: bigint, vpage: bigint, e: TlbEntry) => void,
-    epoch: number,
   ): Promise<{ dtb: bigint; va: bigint }[]> {
-    const readVirtFrames = this.driver.readVirtFrames!.bind(this.driver);
-    const byDtb = new Map<bigint, bigint[]>();
-    for (const m of misses) {
-      const l = byDtb.get(m.dtb) ?? [];
-      l.push(m.va);
-      byDtb.set(m.dtb, l);
-    }
+    const waiting = misses.map((m) => this.#framedPage(m.dtb, m.va));
+    // A large batch (e.g. a chunk of a bulk read) goes out now, with whatever is queued.
+    if (this.#framedQueued >= FRAMED_FLUSH_NOW) this.#flushFramed();
+    const rs = await Promise.all(waiting);
     const rest: { dtb: bigint; va: bigint }[] = [];
-    await Promise.all(
-      [...byDtb].map(async ([dtb, vas]) => {
-        const rs = await readVirtFrames(dtb, vas.map((va) => ({ va, len: PAGE_SIZE })));
-        vas.forEach((va, k) => {
-          const r = rs[k];
-          if (r === undefined || r instanceof VmiError || r.frames === undefined || r.frames.length !== 1 || r.data.length !== PAGE_SIZE) {
-            if (r !== undefined && !(r instanceof VmiError) && r.frames === undefined) this.#framed = false;
-            rest.push({ dtb, va });
-            return;
-          }
-          const frame = r.frames[0]!;
-          fetched.set(frame, r.data);
-          this.cache.put(frame, r.data, epoch);
-          put(dtb, va, { page: frame * PAGE });
-        });
-      }),
-    );
+    misses.forEach(({ dtb, va }, k) => {
+      const r = rs[k]!;
+      if (r instanceof VmiError || r.frames === undefined || r.frames.length !== 1 || r.data.length !== PAGE_SIZE) {
+        if (!(r instanceof VmiError) && r.frames === undefined) this.#framed = false;
+        rest.push({ dtb, va });
+        return;
+      }
+      const frame = r.frames[0]!;
+      fetched.set(frame, r.data);
+      put(dtb, va, { page: frame * PAGE });
+    });
     return rest;
+  }
+
+  /** One page's framed read, queued for the next flush (a page asked for twice is read once). */
+  #framedPage(dtb: bigint, va: bigint): Promise<FramedRead | VmiError> {
+    let byVa = this.#framedQueue.get(dtb);
+    if (!byVa) {
+      byVa = new Map();
+      this.#framedQueue.set(dtb, byVa);
+    }
+    let w = byVa.get(va);
+    if (!w) {
+      let resolve!: (r: FramedRead | VmiError) => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<FramedRead | VmiError>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      w = { promise, resolve, reject };
+      byVa.set(va, w);
+      this.#framedQueued++;
+    }
+    if (!this.#framedFlush) {
+      this.#framedFlush = true;
+      setImmediate(() => {
+        if (this.#framedFlush) this.#flushFramed();
+      });
+    }
+    return w.promise;
+  }
+
+  #flushFramed(): void {
+    this.#framedFlush = false;
+    this.#framedQueued = 0;
+    const queue = [...this.#framedQueue];
+    this.#framedQueue.clear();
+    // Pages read under this epoch may be cached, unless an invalidation comes first.
+    const epoch = this.cache.epoch;
+    for (const [dtb, byVa] of queue) {
+      const vas = [...byVa.keys()];
+      const call = (async () => this.driver.readVirtFrames!(dtb, vas.map((va) => ({ va, len: PAGE_SIZE }))))();
+      call.then(
+        (rs) =>
+          vas.forEach((va, k) => {
+            const r = rs[k] ?? new VmiError("DRIVER_FAILED", `${this.driver.name} returned too few results`);
+            if (!(r instanceof VmiError) && r.frames?.length === 1 && r.data.length === PAGE_SIZE) this.cache.put(r.frames[0]!, r.data, epoch);
+            byVa.get(va)!.resolve(r);
+          }),
+        (e: unknown) => {
+          for (const w of byVa.values()) w.reject(e);
+        },
+      );
+    }
   }
 
   async #readVirtRemote(reqs: readonly ReadRequest[], resolved: (Resolved | VmiError)[], results: (ReadResult | undefined)[]): Promise<void> {

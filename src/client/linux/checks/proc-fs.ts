@@ -52,9 +52,15 @@ export const procFops: IntegrityCheck = {
     const f = finder(this.name);
     const code = await ctx.code();
     const findings: Finding[] = [];
-    const root = await walkProcTree(k, k.bound(PROCFS).sym.proc_root);
-    const procNet = await k.vmi.pointer({ kind: "kva", addr: b.sym.init_net + BigInt(b.o.net.proc_net) });
-    const net = procNet === 0n ? [] : await walkProcTree(k, procNet);
+    // /proc and /proc/net are walked at once; a failure of the first is reported first.
+    const rootWalk = walkProcTree(k, k.bound(PROCFS).sym.proc_root);
+    const netWalk = (async () => {
+      const procNet = await k.vmi.pointer({ kind: "kva", addr: b.sym.init_net + BigInt(b.o.net.proc_net) });
+      return procNet === 0n ? [] : walkProcTree(k, procNet);
+    })();
+    netWalk.catch(() => undefined);
+    const root = await rootWalk;
+    const net = await netWalk;
     const rootEntry = root[0];
     if (rootEntry && rootEntry.ops !== b.sym.proc_root_operations) {
       findings.push(f("high", "/proc", `proc_root uses ${hex(rootEntry.ops)} instead of proc_root_operations`, rootEntry.ops));

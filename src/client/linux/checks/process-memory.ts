@@ -12,7 +12,7 @@ import type { LinuxKernel } from "../kernel.js";
 import { requirements } from "../requirements.js";
 import { readViews, windowOfStruct } from "../struct-view.js";
 import { walkReadError } from "../errors.js";
-import { FILES, listOpenFiles } from "../walkers/files.js";
+import { FILES, listOpenFiles, type OpenFile } from "../walkers/files.js";
 import { VMAS, listVmas, type Vma } from "../walkers/maple-tree.js";
 import { TASKS, listTasks, type Task } from "../walkers/tasks.js";
 import { type IntegrityCheck, type Finding, finder, hex } from "./check.js";
@@ -58,6 +58,12 @@ export const processVmas: IntegrityCheck = {
     const mmViews = await readViews(k.vmi, spaces.map((t) => t.mm), windowOfStruct(b.m.mm_struct));
     const findings: Finding[] = [];
     let count = 0;
+    // Every address space's VMAs are walked at once (awaited in order below).
+    const vmaLists = spaces.map((t) => {
+      const p = listVmas(k, t.mm);
+      p.catch(() => undefined);
+      return p;
+    });
     for (let i = 0; i < spaces.length; i++) {
       const t = spaces[i]!;
       const mv = mmViews[i]!;
@@ -65,7 +71,7 @@ export const processVmas: IntegrityCheck = {
       const vdso = mv.ptr(b.o.mm_struct["context.vdso"]);
       const startCode = mv.u64(b.o.mm_struct.start_code);
       const exe = mv.ptr(b.o.mm_struct.exe_file);
-      const vmas = await listVmas(k, t.mm);
+      const vmas = await vmaLists[i]!;
       count += vmas.length;
       for (const v of vmas) {
         const exec = (v.flags & VM_EXEC) !== 0n;
@@ -102,10 +108,19 @@ export const openFiles: IntegrityCheck = {
     const seenFiles = new Set<bigint>();
     const tables = new Map<bigint, OpsTable>();
     let n = 0;
-    for (const t of await listTasks(k, { threads: true })) {
+    const tasks = await listTasks(k, { threads: true });
+    // Every file table is listed at once (awaited in order below).
+    const lists = new Map<bigint, Promise<OpenFile[]>>();
+    for (const t of tasks) {
+      if (t.files === 0n || lists.has(t.files)) continue;
+      const p = listOpenFiles(k, t.files);
+      p.catch(() => undefined);
+      lists.set(t.files, p);
+    }
+    for (const t of tasks) {
       if (t.files === 0n || seenFiles.has(t.files)) continue;
       seenFiles.add(t.files);
-      for (const o of await listOpenFiles(k, t.files)) {
+      for (const o of await lists.get(t.files)!) {
         n++;
         if (o.fop === 0n || tables.has(o.fop)) continue;
         const object = `${who(t)} fd ${o.fd} (${o.path || "?"}) f_op`;

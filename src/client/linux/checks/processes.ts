@@ -30,14 +30,17 @@ export const hiddenProcesses: IntegrityCheck = {
   async run(ctx) {
     const k = ctx.kernel;
     const f = finder(this.name);
-    const listed = await listTasks(k, { threads: true });
+    // The four views are read at once; a failure is reported in this order, as if one after the other.
+    const views = [listTasks(k, { threads: true }), currentTasks(k), listPids(k), listRunQueues(k)] as const;
+    for (const v of views) v.catch(() => undefined);
+    const listed = await views[0];
     const known = new Set(listed.map((t) => t.address));
-    for (const c of await currentTasks(k)) known.add(c.task.address);
+    for (const c of await views[1]) known.add(c.task.address);
     const findings: Finding[] = [];
-    const pids = await listPids(k);
+    const pids = await views[2];
     const byTask = new Map<bigint, number>();
     for (const p of pids) if (p.task !== null) byTask.set(p.task, p.nr);
-    const rqs = await listRunQueues(k);
+    const rqs = await views[3];
     const rqTasks = new Map<bigint, string>();
     for (const rq of rqs) {
       rqTasks.set(rq.curr, `curr of CPU ${rq.cpu}`);

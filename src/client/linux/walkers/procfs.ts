@@ -53,6 +53,15 @@ export async function walkProcTree(k: LinuxKernel, root: bigint): Promise<ProcEn
     for (const l of level) seen.add(l.addr);
     if (seen.size > k.limits.maxTreeNodes) throw walkLimit("procfs", k.limits.maxTreeNodes);
     const views = await readViews(k.vmi, level.map((l) => l.addr), win);
+    // Every directory's children are walked at once (awaited in order below).
+    const walks = views.map((v) => {
+      if (v instanceof VmiError) return undefined;
+      const subdir = v.ptr(o.subdir + b.o.rb_root.rb_node);
+      if (subdir === 0n) return undefined;
+      const p = walkRbTree(k, subdir, "procfs");
+      p.catch(() => undefined);
+      return p;
+    });
     const names = await readStrings(
       k.vmi,
       views.map((v) => (v instanceof VmiError || !isKernelPointer(v.ptr(o.name)) ? 0n : v.ptr(o.name))),
@@ -71,7 +80,7 @@ export async function walkProcTree(k: LinuxKernel, root: bigint): Promise<ProcEn
       const isDir = (mode & S_IFMT) === S_IFDIR || subdir !== 0n;
       out.push({ address: l.addr, path, mode, isDir, iops: v.ptr(o.proc_iops), ops: v.ptr(o.proc_ops), seqOps: v.ptr(o.seq_ops) });
       if (subdir === 0n) continue;
-      const children = await walkRbTree(k, subdir, "procfs");
+      const children = await walks[i]!;
       for (const c of children) next.push({ addr: containerOf(c, o.subdir_node), path: undefined, parentPath: path });
     }
     level = next;
