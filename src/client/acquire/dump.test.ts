@@ -92,6 +92,36 @@ describe("dumpMemory", () => {
     });
   }
 
+  it("keeps readAhead + 1 chunk reads in flight, and writes the same file whatever the read-ahead", async () => {
+    const src = machine();
+    const dir = await tmp();
+    for (const format of ["raw", "lime"] as const) {
+      const files: Buffer[] = [];
+      for (const readAhead of [0, 1, 3]) {
+        let out = 0;
+        let most = 0;
+        const slow: Driver = {
+          name: "slow",
+          capabilities: src.capabilities,
+          info: () => src.info(),
+          readPhys: async (r) => {
+            most = Math.max(most, ++out);
+            await new Promise((res) => setImmediate(res));
+            out--;
+            return src.readPhys(r);
+          },
+          close: () => src.close(),
+        };
+        const path = join(dir, `${format}-${readAhead}`);
+        await dumpMemory(slow, { out: path, format, source: "vm", exclude, chunkSize: 1 << 19, readAhead });
+        assert.equal(most, readAhead + 1, `${format}, read-ahead ${readAhead}`);
+        files.push(await readFile(path));
+      }
+      assert.deepEqual(files[1], files[0]);
+      assert.deepEqual(files[2], files[0]);
+    }
+  });
+
   it("stops on an abort signal, and refuses --resume without a journal", async () => {
     const src = machine();
     const out = join(await tmp(), "m.lime");

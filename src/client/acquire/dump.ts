@@ -13,6 +13,7 @@
 import { open, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import {
   VmiError,
+  pipelinedChunks,
   writeElfCore,
   writeLime,
   type ByteSink,
@@ -35,8 +36,10 @@ export interface DumpMemoryOptions {
   /** Regions left out (e.g. the agent's own region), [start, end). */
   readonly exclude?: readonly { readonly start: bigint; readonly end: bigint }[];
   readonly resume?: boolean;
-  /** Bytes per read (default 4 MiB). */
+  /** Bytes per read (default DEFAULT_DUMP_CHUNK). */
   readonly chunkSize?: number;
+  /** Reads in flight beyond the chunk being written (default DEFAULT_DUMP_READ_AHEAD). */
+  readonly readAhead?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: DumpProgress) => void;
   /** Registers for the ELF notes (default: the driver's, when it has them). */
@@ -56,6 +59,7 @@ export interface DumpResult {
 }
 
 export const DEFAULT_DUMP_CHUNK = 4 << 20;
+export const DEFAULT_DUMP_READ_AHEAD = 1;
 
 const mib = (n: bigint): string => (Number(n) / (1 << 20)).toFixed(1);
 
@@ -102,6 +106,7 @@ class ResumingSink implements ByteSink {
 export async function dumpMemory(driver: Driver, opts: DumpMemoryOptions): Promise<DumpResult> {
   const t0 = performance.now();
   const chunkSize = opts.chunkSize ?? DEFAULT_DUMP_CHUNK;
+  const readAhead = opts.readAhead ?? DEFAULT_DUMP_READ_AHEAD;
   const ranges = subtractRegions(opts.ranges ?? (await driver.info()).memoryRanges, opts.exclude ?? []).filter((r) => r.len > 0n);
   if (ranges.length === 0) throw new AcquireError("NOTHING_TO_DUMP", `${driver.name} has no memory to dump`, { driver: driver.name });
   const total = ranges.reduce((s, r) => s + r.len, 0n);
@@ -183,7 +188,7 @@ export async function dumpMemory(driver: Driver, opts: DumpMemoryOptions): Promi
   const done = (): bigint => BigInt(journal.dataBytes);
 
   try {
-    const w = { chunkSize, onProgress };
+    const w = { chunkSize, readAhead, onProgress };
     if (opts.format === "lime") await writeLime(sink, ranges, read, w);
     else if (opts.format === "elf") {
       const vcpus = opts.vcpus ?? (driver.capabilities.registers && driver.getRegisters ? (await driver.getRegisters()).map((v) => v.regs) : []);
@@ -217,7 +222,7 @@ export async function dumpMemory(driver: Driver, opts: DumpMemoryOptions): Promi
 }
 
 /** A raw image: file offset = guest-physical address, holes zero-filled. */
-async function writeRaw(sink: ByteSink, ranges: readonly MemoryRange[], read: ChunkSource, o: { chunkSize: number; onProgress: (p: DumpProgress) => void }): Promise<void> {
+async function writeRaw(sink: ByteSink, ranges: readonly MemoryRange[], read: ChunkSource, o: { chunkSize: number; readAhead: number; onProgress: (p: DumpProgress) => void }): Promise<void> {
   const total = ranges.reduce((s, r) => s + r.len, 0n);
   const chunk = BigInt(o.chunkSize);
   let pos = 0n;
@@ -228,18 +233,11 @@ async function writeRaw(sink: ByteSink, ranges: readonly MemoryRange[], read: Ch
       await sink.write(new Uint8Array(n));
       pos += BigInt(n);
     }
-    const end = r.gpa + r.len;
-    const fetch = (gpa: bigint): Promise<Uint8Array> => read(gpa, Number(end - gpa < chunk ? end - gpa : chunk));
-    let next: Promise<Uint8Array> | undefined = fetch(r.gpa);
-    while (next) {
-      const b: Uint8Array = await next;
-      const after: bigint = pos + BigInt(b.length);
-      next = after < end ? fetch(after) : undefined;
-      next?.catch(() => undefined);
+    await pipelinedChunks(read, r.gpa, r.gpa + r.len, chunk, o.readAhead, async (b) => {
       await sink.write(b);
-      pos = after;
+      pos += BigInt(b.length);
       done += BigInt(b.length);
       o.onProgress({ done, total });
-    }
+    });
   }
 }

@@ -29,7 +29,7 @@ export { ImageDriver } from "./images/image-driver.js";
 export { detectFormat, openImage, openImageBytes, openImageSource } from "./images/open-image.js";
 export type { ImageKind, OpenImageOptions } from "./images/open-image.js";
 export type { ElfNote } from "./images/elf-core.js";
-export { FileSink, MemorySink, driverChunkSource } from "./images/dump-writer.js";
+export { FileSink, MemorySink, driverChunkSource, pipelinedChunks } from "./images/dump-writer.js";
 export type { ByteSink, ChunkSource, DumpOptions, DumpProgress } from "./images/dump-writer.js";
 export { writeLime } from "./images/lime-writer.js";
 export { writeElfCore } from "./images/elf-core-writer.js";

@@ -23,7 +23,46 @@ export interface DumpProgress {
 export interface DumpOptions {
   /** Bytes per source read (default 1 MiB). */
   chunkSize?: number;
+  /** Chunk reads in flight beyond the one being written (default 1). */
+  readAhead?: number;
   onProgress?: (p: DumpProgress) => void;
+}
+
+/**
+ * Reads [start, end) in chunks of at most `chunk` bytes with `ahead` + 1 reads in flight,
+ * and hands each chunk to `use` in order (the next reads are asked for before `use` runs).
+ */
+export async function pipelinedChunks(
+  read: ChunkSource,
+  start: bigint,
+  end: bigint,
+  chunk: bigint,
+  ahead: number,
+  use: (bytes: Uint8Array, gpa: bigint) => Promise<void>,
+): Promise<void> {
+  const inFlight: { gpa: bigint; p: Promise<Uint8Array> }[] = [];
+  let next = start;
+  const fill = (): void => {
+    while (inFlight.length <= ahead && next < end) {
+      const gpa = next;
+      const len = Number(end - gpa < chunk ? end - gpa : chunk);
+      const p = read(gpa, len).then((b) => {
+        if (b.length !== len) throw new VmiError("DRIVER_FAILED", `chunk source returned ${b.length} bytes for ${len}`, { gpa, len });
+        return b;
+      });
+      // Awaited in turn; keep a failure ahead from becoming an unhandled rejection meanwhile.
+      p.catch(() => undefined);
+      inFlight.push({ gpa, p });
+      next += BigInt(len);
+    }
+  };
+  fill();
+  while (inFlight.length > 0) {
+    const c = inFlight.shift()!;
+    const b = await c.p;
+    fill();
+    await use(b, c.gpa);
+  }
 }
 
 /** A sink that writes a file; `close()` when done. */
@@ -96,40 +135,30 @@ export function checkDumpRanges(ranges: readonly MemoryRange[]): MemoryRange[] {
   return sorted;
 }
 
-/** Copies ranges[i] from the source to the sink, prefetching one chunk ahead. */
+/** Copies ranges[i] from the source to the sink, `readAhead` chunks ahead. */
 export async function copyRange(
   sink: ByteSink,
   r: MemoryRange,
   read: ChunkSource,
   chunkSize: number,
   progress: { done: bigint; total: bigint; onProgress?: ((p: DumpProgress) => void) | undefined },
+  readAhead = 1,
 ): Promise<void> {
-  const chunk = BigInt(chunkSize);
-  const fetch = (gpa: bigint): Promise<Uint8Array> => {
-    const left = r.gpa + r.len - gpa;
-    const len = Number(left < chunk ? left : chunk);
-    return read(gpa, len).then((b) => {
-      if (b.length !== len) throw new VmiError("DRIVER_FAILED", `chunk source returned ${b.length} bytes for ${len}`, { gpa, len });
-      return b;
-    });
-  };
-  let gpa = r.gpa;
-  let next: Promise<Uint8Array> | undefined = fetch(gpa);
-  while (next) {
-    const b: Uint8Array = await next;
-    const after: bigint = gpa + BigInt(b.length);
-    next = after < r.gpa + r.len ? fetch(after) : undefined;
-    // Keep the prefetch from becoming an unhandled rejection while we write.
-    next?.catch(() => undefined);
+  await pipelinedChunks(read, r.gpa, r.gpa + r.len, BigInt(chunkSize), readAhead, async (b) => {
     await sink.write(b);
-    gpa = after;
     progress.done += BigInt(b.length);
     progress.onProgress?.({ done: progress.done, total: progress.total });
-  }
+  });
 }
 
 export function chunkSizeOf(opts: DumpOptions): number {
   const c = opts.chunkSize ?? 1 << 20;
   if (!Number.isSafeInteger(c) || c <= 0 || c > 1 << 30) throw badArgument("chunkSize", `bad chunk size ${c}`);
   return c;
+}
+
+export function readAheadOf(opts: DumpOptions): number {
+  const a = opts.readAhead ?? 1;
+  if (!Number.isSafeInteger(a) || a < 0 || a > 64) throw badArgument("readAhead", `bad read-ahead ${a} (0..64 chunks)`);
+  return a;
 }

@@ -14,7 +14,7 @@ import {
 import { QEMU_NOTE_NAME } from "./qemu-cpu-state.js";
 import { prstatusDesc, qemuNoteDesc } from "./elf-registers.js";
 import type { ElfNote } from "./elf-core.js";
-import { checkDumpRanges, chunkSizeOf, copyRange, type ByteSink, type ChunkSource, type DumpOptions } from "./dump-writer.js";
+import { checkDumpRanges, chunkSizeOf, copyRange, readAheadOf, type ByteSink, type ChunkSource, type DumpOptions } from "./dump-writer.js";
 
 export interface ElfCoreWriteOptions extends DumpOptions {
   /** Register sets, vCPU 0 first: written as NT_PRSTATUS and QEMU notes. */
@@ -28,6 +28,7 @@ const DATA_ALIGN = 4096;
 export async function writeElfCore(sink: ByteSink, ranges: readonly MemoryRange[], read: ChunkSource, opts: ElfCoreWriteOptions = {}): Promise<void> {
   const sorted = checkDumpRanges(ranges);
   const chunkSize = chunkSizeOf(opts);
+  const ahead = readAheadOf(opts);
   const vcpus = opts.vcpus ?? [];
   const notes: ElfNote[] = [
     ...vcpus.map((r, i) => ({ name: "CORE", type: NT_PRSTATUS, desc: prstatusDesc(i, r) })),
@@ -74,7 +75,7 @@ export async function writeElfCore(sink: ByteSink, ranges: readonly MemoryRange[
   await sink.write(head);
 
   const progress = { done: 0n, total: sorted.reduce((s, r) => s + r.len, 0n), onProgress: opts.onProgress };
-  for (const r of sorted) await copyRange(sink, r, read, chunkSize, progress);
+  for (const r of sorted) await copyRange(sink, r, read, chunkSize, progress, ahead);
 }
 
 function encodeNotes(notes: readonly ElfNote[]): Uint8Array {
