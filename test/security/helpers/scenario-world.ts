@@ -1,12 +1,12 @@
 /**
- * Support for the guest-attack security tests: a small simulated world (SEV-SNP machine,
- * agent at VMPL0, the guest at VMPL1 running one attack scenario) stepped by the host's
- * scheduler until the scenario has run; returns what the guest recorded.
+ * A small simulated world stepped synchronously on a manual clock (SEV-SNP machine, agent
+ * at VMPL0, the guest at VMPL1 running one scenario from boot) until the scenario has run;
+ * returns what the guest recorded. For controls that need no owner session.
  */
-import { ManualClock } from "../../src/shared/base/index.js";
-import { createWorld } from "../../src/app/world/world.js";
-import type { World } from "../../src/app/world/world.js";
-import type { ScenarioRecord } from "../../src/guest/index.js";
+import { ManualClock } from "../../../src/shared/base/index.js";
+import { createWorld } from "../../../src/app/world/world.js";
+import type { World } from "../../../src/app/world/world.js";
+import type { ScenarioRecord } from "../../../src/guest/index.js";
 
 export async function runAttack(spec: string, check?: (w: World, rec: ScenarioRecord) => void): Promise<ScenarioRecord> {
   const clock = new ManualClock(Date.parse("2026-01-15T12:00:00Z"));
@@ -25,6 +25,3 @@ export async function runAttack(spec: string, check?: (w: World, rec: ScenarioRe
     await w.stop();
   }
 }
-
-/** #NPF EXITINFO1 bits (SNP.md §4.5). */
-export const NPF_BIT = { P: 1n << 0n, W: 1n << 1n, RMP: 1n << 31n, FINAL: 1n << 32n, ENC: 1n << 34n, VMPL: 1n << 36n } as const;
