@@ -18,7 +18,7 @@ import type { StreamTarget } from "../../src/host/index.js";
 import { failureReason, startSecWorld, type SecWorld } from "./helpers/world.js";
 import { probePairs, probeReads, within } from "./helpers/session-probe.js";
 
-const adversary: { drop?: StreamTarget } = { drop: { dir: "rx", nth: 6, conn: 1 } };
+const adversary: { drop?: StreamTarget } = { drop: { dir: "rx", nth: 8, conn: 1 } };
 let sw: SecWorld;
 before(async () => {
   sw = await startSecWorld("drop-record", { adversary });
@@ -35,7 +35,7 @@ test("owner → agent: a dropped request is detected at the next record; both ca
 });
 
 test("agent → owner: a dropped answer ends the session at the agent's next record (DRIVER_CLOSED/SESSION_CLOSED)", async () => {
-  adversary.drop = { dir: "tx", nth: 8, conn: 2 };
+  adversary.drop = { dir: "tx", nth: 10, conn: 2 };
   let d: AgentV1Driver | undefined;
   let error: unknown;
   try {
@@ -57,11 +57,11 @@ test(
       "resets #lastProgress, so a request the host withholds never times out while the agent keeps pushing heartbeats — the call hangs",
   },
   async () => {
-    adversary.drop = { dir: "rx", nth: 6, conn: 3 };
-    const d = await sw.connect({ timeoutMs: 2000 });
+    adversary.drop = { dir: "rx", nth: 8, conn: 3 };
+    const d = await sw.connect({ timeoutMs: 1000 });
     try {
-      const r = await within(probeReads(sw, d, 20), 10_000);
-      assert.ok(r !== undefined, "the withheld call is still pending 5× after the owner's 2 s timeout");
+      const r = await within(probeReads(sw, d, 20), 5_000);
+      assert.ok(r !== undefined, "the withheld call is still pending 5× after the owner's 1 s timeout");
       assert.equal(failureReason(r.value?.error), "DRIVER_FAILED/AGENT_TIMEOUT", String(r.value?.error));
     } finally {
       await d.close();

@@ -17,7 +17,7 @@ import type { StreamTarget } from "../../src/host/index.js";
 import { failureReason, startSecWorld, type SecWorld } from "./helpers/world.js";
 import { probePairs, probeReads, within } from "./helpers/session-probe.js";
 
-const adversary: { reorder?: StreamTarget } = { reorder: { dir: "rx", nth: 6, conn: 1 } };
+const adversary: { reorder?: StreamTarget } = { reorder: { dir: "rx", nth: 8, conn: 1 } };
 let sw: SecWorld;
 before(async () => {
   sw = await startSecWorld("reorder-records", { adversary });
@@ -41,11 +41,11 @@ test(
       "resets #lastProgress, so a request the host withholds never times out while the agent keeps pushing heartbeats — the call hangs",
   },
   async () => {
-    adversary.reorder = { dir: "rx", nth: 6, conn: 2 };
-    const d = await sw.connect({ timeoutMs: 2000 });
+    adversary.reorder = { dir: "rx", nth: 8, conn: 2 };
+    const d = await sw.connect({ timeoutMs: 1000 });
     try {
-      const r = await within(probeReads(sw, d, 20), 10_000);
-      assert.ok(r !== undefined, "the held call is still pending 5× after the owner's 2 s timeout");
+      const r = await within(probeReads(sw, d, 20), 5_000);
+      assert.ok(r !== undefined, "the held call is still pending 5× after the owner's 1 s timeout");
       assert.equal(failureReason(r.value?.error), "DRIVER_FAILED/AGENT_TIMEOUT", String(r.value?.error));
     } finally {
       await d.close();

@@ -14,7 +14,7 @@ import { failureReason, startSecWorld, waitFor, type SecWorld } from "./helpers/
 let sw: SecWorld;
 before(async () => {
   // Records of connection 1: the handshake, attestation, MachineInfo, then the owner's requests.
-  sw = await startSecWorld("replay-record", { adversary: { replay: { mode: "record", target: { dir: "rx", nth: 7, conn: 1 } } } });
+  sw = await startSecWorld("replay-record", { adversary: { replay: { mode: "record", target: { dir: "rx", nth: 8, conn: 1 } } } });
 });
 after(() => sw?.stop());
 

@@ -14,7 +14,7 @@ import { probeReads } from "./helpers/session-probe.js";
 
 let sw: SecWorld;
 before(async () => {
-  sw = await startSecWorld("tamper-bit", { adversary: { tamper: { mode: "bit", dir: "rx", nth: 6, conn: 1 } } });
+  sw = await startSecWorld("tamper-bit", { adversary: { tamper: { mode: "bit", dir: "rx", nth: 8, conn: 1 } } });
 });
 after(() => sw?.stop());
 

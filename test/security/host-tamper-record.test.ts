@@ -14,7 +14,7 @@ import { probeReads } from "./helpers/session-probe.js";
 
 let sw: SecWorld;
 before(async () => {
-  sw = await startSecWorld("tamper-record", { adversary: { tamper: { mode: "record", dir: "tx", nth: 8, conn: 1 } } });
+  sw = await startSecWorld("tamper-record", { adversary: { tamper: { mode: "record", dir: "tx", nth: 10, conn: 1 } } });
 });
 after(() => sw?.stop());
 
