@@ -130,26 +130,41 @@ export class NicService {
     }
     const conns = [...this.#conns.values()];
     const sink = (src: Uint8Array, offset: number, len: number): void => this.driver.txPayload(mem, src, offset, len);
+    const drained: NicConnection[] = [];
+    const closed: NicConnection[] = [];
     let wrote = 0;
-    for (let k = 0; k < conns.length && free > HDR && wrote < TX_STEP_BYTES; k++) {
-      const c = conns[(this.#txRr + k) % conns.length]!;
-      while (c.txBytes > 0 && free > HDR && wrote < TX_STEP_BYTES) {
-        const n = Math.min(NIC_MAX_RECORD, free - HDR, c.txBytes);
-        this.driver.txHeader(mem, c.id, NIC_RECORD_KIND.DATA, n);
-        c.drainTx(n, sink);
-        free -= HDR + n;
-        wrote += HDR + n;
+    try {
+      for (let k = 0; k < conns.length && free > HDR && wrote < TX_STEP_BYTES; k++) {
+        const c = conns[(this.#txRr + k) % conns.length]!;
+        while (c.txBytes > 0 && free > HDR && wrote < TX_STEP_BYTES) {
+          const n = Math.min(NIC_MAX_RECORD, free - HDR, c.txBytes);
+          if (drained.at(-1) !== c) drained.push(c);
+          this.driver.txHeader(mem, c.id, NIC_RECORD_KIND.DATA, n);
+          c.drainTx(n, sink);
+          free -= HDR + n;
+          wrote += HDR + n;
+        }
+        if (c.wantsClose && free >= HDR) {
+          this.driver.txHeader(mem, c.id, NIC_RECORD_KIND.CLOSE, 0);
+          free -= HDR;
+          wrote += HDR;
+          c.closeSent = true;
+          closed.push(c);
+        }
       }
-      if (c.wantsClose && free >= HDR) {
-        this.driver.txHeader(mem, c.id, NIC_RECORD_KIND.CLOSE, 0);
-        free -= HDR;
-        wrote += HDR;
-        c.closeSent = true;
-        if (c.hostClosed) this.#drop(c);
-      }
+      if (wrote > 0) this.driver.txPublish(mem);
+    } catch (e) {
+      if (!(e instanceof CpuFault)) throw e;
+      // The ring refused a write (the host took its pages away): nothing of this step is
+      // published, and the streams whose ciphertext was taken cannot go on.
+      this.driver.txAbandon();
+      this.#note("nic-tx-fault");
+      for (const c of closed) c.closeSent = false;
+      for (const c of drained) c.close();
+      throw e;
     }
+    for (const c of closed) if (c.hostClosed) this.#drop(c);
     if (conns.length > 0) this.#txRr = (this.#txRr + 1) % conns.length;
-    if (wrote > 0) this.driver.txPublish(mem);
     return wrote >= TX_STEP_BYTES && free > HDR;
   }
 

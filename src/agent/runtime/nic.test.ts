@@ -169,6 +169,27 @@ test("TX: records from spans (header from scratch, payload copied once), publish
   assert.throws(() => d2.txHeader(m.mem, 1, NIC_RECORD_KIND.CLOSE, 3), RangeError);
 });
 
+test("TX: a write into the ring that faults leaves nothing published; after txAbandon the next record goes where the last published one ended", () => {
+  const m = memory();
+  hostInit(m);
+  const d = new NicDriver(NIC);
+  d.attach(m.mem);
+  assert.ok(d.putTx(m.mem, 1, NIC_RECORD_KIND.DATA, new Uint8Array(8).fill(1)));
+  let fail = true;
+  const faulty = { ...m.mem, writeFrom: (g: Gpa, src: Uint8Array, off: number, len: number) => {
+    if (fail && len > 12) throw new Error("the host took the page");
+    m.mem.writeFrom(g, src, off, len);
+  } };
+  d.txHeader(faulty, 2, NIC_RECORD_KIND.DATA, 40);
+  assert.throws(() => d.txPayload(faulty, new Uint8Array(40), 0, 40));
+  d.txAbandon();
+  assert.equal(m.dv.getBigUint64(0x1020, true), 20n, "only the first record is published");
+  fail = false;
+  assert.ok(d.putTx(m.mem, 3, NIC_RECORD_KIND.DATA, Uint8Array.of(9, 9)));
+  assert.equal(m.dv.getBigUint64(0x1020, true), 34n);
+  assert.deepEqual(NIC_RECORD_HEADER.parse(m.bytes.slice(0x20000 + 20, 0x20000 + 32)), { conn: 3, kind: NIC_RECORD_KIND.DATA, length: 2 });
+});
+
 test("property: arbitrary control pages and ring bytes give records, nothing, or a NicError; reads stay in the shared pages", () => {
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 64, maxLength: 64 }), fc.uint8Array({ minLength: 256, maxLength: 256 }), fc.boolean(), (control, ring, valid) => {

@@ -46,6 +46,8 @@ export class NicDriver {
   readonly nic: NicLayout;
   #rxCons = 0;
   #txProd = 0;
+  /** Where the next TX byte goes: ahead of #txProd by the records written and not yet published. */
+  #txCursor = 0;
   /** Payload bytes still owed to the TX record whose header was written last. */
   #txOwed = 0;
   /** Scratch buffers: the control page, a record header, a counter (no allocation per record). */
@@ -78,6 +80,7 @@ export class NicDriver {
       if (rxCons > rxProd || rxProd - rxCons > this.nic.rxBytes || txCons > txProd || txProd - txCons > this.nic.txBytes) throw new NicError("NIC_BAD_COUNTER", "counters out of range");
       this.#rxCons = rxCons;
       this.#txProd = txProd;
+      this.#txCursor = txProd;
       return "adopted";
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
@@ -89,6 +92,8 @@ export class NicDriver {
   #init(mem: SharedMem): void {
     this.#rxCons = 0;
     this.#txProd = 0;
+    this.#txCursor = 0;
+    this.#txOwed = 0;
     mem.write(
       this.nic.control,
       NIC_CONTROL.serialize({
@@ -187,8 +192,9 @@ export class NicDriver {
     if (fill < HDR + h.length) return undefined;
     const payload = new Uint8Array(h.length);
     if (h.length > 0) this.#get(mem, this.nic.rx, this.nic.rxBytes, this.#rxCons + HDR, payload, 0, h.length);
+    // Published before it is taken: if the write faults, the record stays unconsumed on both sides.
+    this.#writeCounter(mem, "rxCons", this.#rxCons + HDR + h.length);
     this.#rxCons += HDR + h.length;
-    this.#writeCounter(mem, "rxCons", this.#rxCons);
     this.stats.rxRecords++;
     this.stats.rxBytes += h.length;
     return { conn: h.conn, kind: h.kind as NicRecordKind, payload };
@@ -229,8 +235,8 @@ export class NicDriver {
     v.setUint16(4, kind, true);
     v.setUint16(6, 0, true);
     v.setUint32(8, length, true);
-    this.#put(mem, this.nic.tx, this.nic.txBytes, this.#txProd, this.#hdr, 0, HDR);
-    this.#txProd += HDR;
+    this.#put(mem, this.nic.tx, this.nic.txBytes, this.#txCursor, this.#hdr, 0, HDR);
+    this.#txCursor += HDR;
     this.#txOwed = length;
     this.stats.txRecords++;
   }
@@ -238,8 +244,8 @@ export class NicDriver {
   /** Payload bytes `src[offset, offset + len)` of the record begun by `txHeader`, copied once into the ring. */
   txPayload(mem: SharedMem, src: Uint8Array, offset: number, len: number): void {
     if (len > this.#txOwed) throw new RangeError("TX payload longer than its record");
-    this.#put(mem, this.nic.tx, this.nic.txBytes, this.#txProd, src, offset, len);
-    this.#txProd += len;
+    this.#put(mem, this.nic.tx, this.nic.txBytes, this.#txCursor, src, offset, len);
+    this.#txCursor += len;
     this.#txOwed -= len;
     this.stats.txBytes += len;
   }
@@ -247,7 +253,14 @@ export class NicDriver {
   /** Publishes every complete record written since the last call (one counter write). */
   txPublish(mem: SharedMem): void {
     if (this.#txOwed !== 0) throw new RangeError("the last TX record is incomplete");
-    this.#writeCounter(mem, "txProd", this.#txProd);
+    this.#writeCounter(mem, "txProd", this.#txCursor);
+    this.#txProd = this.#txCursor;
+  }
+
+  /** Forgets the records written since the last publish (a write into the ring faulted). */
+  txAbandon(): void {
+    this.#txCursor = this.#txProd;
+    this.#txOwed = 0;
   }
 
   hostFlags(mem: SharedMem): number {
