@@ -43,6 +43,7 @@ before(async () => {
   lime.writeBigUInt64LE(0xfffn, 16);
   await writeFile(f("cut.lime"), lime);
   await writeFile(f("empty.img"), Buffer.alloc(0));
+  await writeFile(f("small.raw"), Buffer.alloc(64 * 1024, 0x5a));
   await writeFile(f("cut.elf.gz"), (await readFile(IMAGE)).subarray(0, 100_000));
   await writeFile(f("garbage.isf.json.gz"), Buffer.from("this is not gzip at all"));
   await writeFile(f("not-isf.json"), JSON.stringify({ hello: 1 }));
@@ -71,7 +72,7 @@ describe("missing files", () => {
   it("a missing report", async () => oneLine(await runCli(["report", "show", f("nope.bin")]), 2, /cannot read report .*nope\.bin: ENOENT/));
   it("a missing trust root", async () =>
     oneLine(await runCli(["attest", "--connect", "127.0.0.1:9", "--measurement", "00".repeat(48), "--owner-key", f("owner.key.pem"), "--trust-root", f("nope.pem")]), 2, /nope\.pem.*ENOENT/));
-  it("a dump into a directory that does not exist", async () => oneLine(await runCli(["dump", "--image", IMAGE, "--out", f("nodir/x.lime")]), 1, /nodir\/x\.lime.*ENOENT/));
+  it("a dump into a directory that does not exist", async () => oneLine(await runCli(["dump", "--image", f("small.raw"), "--out", f("nodir/x.lime")]), 1, /nodir\/x\.lime.*ENOENT/));
 });
 
 describe("truncated and empty images (exit 1)", () => {

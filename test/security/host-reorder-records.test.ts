@@ -42,10 +42,10 @@ test(
   },
   async () => {
     adversary.reorder = { dir: "rx", nth: 8, conn: 2 };
-    const d = await sw.connect({ timeoutMs: 1000 });
+    const d = await sw.connect({ timeoutMs: 2500 }); // 2.5× the agent's heartbeat push period
     try {
-      const r = await within(probeReads(sw, d, 20), 5_000);
-      assert.ok(r !== undefined, "the held call is still pending 5× after the owner's 1 s timeout");
+      const r = await within(probeReads(sw, d, 20), 7_500);
+      assert.ok(r !== undefined, "the held call is still pending 3× after the owner's 2.5 s timeout");
       assert.equal(failureReason(r.value?.error), "DRIVER_FAILED/AGENT_TIMEOUT", String(r.value?.error));
     } finally {
       await d.close();
