@@ -5,7 +5,8 @@
  * Expected: the agent revoked every VMPL1 right on its pages at boot, so each attempt ends
  * in a VMPL-permission #NPF (P | RMP | ENC | VMPL bits, no W, the agent page's GPA) and
  * never returns data; the host forwards each fault and the agent counts it as an unmatched
- * fault (one per #NPF exit). The guest's own secrets copy has VMPCK0 zeroed. The owner's
+ * fault (one per #NPF exit). No private page of the agent region (secrets page, VMSAs,
+ * heap) grants VMPL1–3 any right; the guest's own secrets copy has VMPCK0 zeroed. The owner's
  * session is unharmed (it reads the plaintext, nothing held, no event made up).
  */
 import assert from "node:assert/strict";
@@ -33,6 +34,22 @@ for (const how of ["dmap", "map", "phys"]) {
     assert.equal(hb.unmatchedFaults - before.unmatchedFaults, BigInt(last!.attempts - 1), "each forwarded fault was counted");
   });
 }
+
+test("every private page of the agent region — the secrets page, VMSAs and heap included — grants VMPL1–3 nothing", () => {
+  const hv = rig.sw.world.machine.hypervisor;
+  const l = rig.sw.world.layout;
+  let private_ = 0;
+  const open: string[] = [];
+  for (let g = l.agentBase as bigint; g < l.agentEnd; g += 0x1000n) {
+    const e = hv.rmpRead(g as typeof l.agentBase);
+    if (!e.assigned) continue; // shared pages (NIC rings, GHCBs) hold no secret
+    private_++;
+    if (e.perms[1] !== 0 || e.perms[2] !== 0 || e.perms[3] !== 0) open.push(`0x${g.toString(16)}: ${e.perms.join(",")}`);
+  }
+  assert.ok(private_ > 100, `${private_} private agent pages`);
+  assert.deepEqual(open, [], "agent pages a lower VMPL may touch");
+  assert.equal(hv.rmpRead(l.secrets).perms[1], 0, "the secrets page (VMPCK0) in particular");
+});
 
 test("the guest's secrets copy has VMPCK0 zeroed (the agent keeps it); not even the owner reads the agent's pages", async () => {
   const l = rig.sw.world.layout;
