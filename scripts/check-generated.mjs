@@ -1,18 +1,18 @@
 #!/usr/bin/env node
 // CI check: the committed generated protobuf code (src/shared/protocol/gen) is exactly what
-// `buf generate` produces from proto/ now. Regenerates into a temp dir and compares bytes.
+// protoc + protoc-gen-es produce from proto/ now (scripts/proto-gen.mjs). Regenerates into a temp dir and compares bytes.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { spawnSync } from "node:child_process";
+import { generate } from "./proto-gen.mjs";
 
 const repo = process.cwd();
 const gen = "src/shared/protocol/gen";
 const out = mkdtempSync(join(tmpdir(), "seven-gen-"));
-const env = { ...process.env, PATH: `${join(repo, "node_modules/.bin")}:${process.env.PATH}` };
-const r = spawnSync(join(repo, "node_modules/.bin/buf"), ["generate", "--output", out], { cwd: repo, env, encoding: "utf8" });
-if (r.status !== 0) {
-  console.error(`check-generated: buf generate failed:\n${r.stdout}${r.stderr}`);
+try {
+  generate(repo, out);
+} catch (e) {
+  console.error(`check-generated: ${e.message}`);
   process.exit(1);
 }
 function list(dir) {
@@ -27,13 +27,13 @@ function list(dir) {
   walk(dir);
   return acc.sort();
 }
-const want = list(join(out, gen));
+const want = list(out);
 const have = list(join(repo, gen));
 const problems = [];
 for (const f of new Set([...want, ...have])) {
   if (!want.includes(f)) problems.push(`${gen}/${f}: committed but not generated any more`);
   else if (!have.includes(f)) problems.push(`${gen}/${f}: generated but not committed`);
-  else if (!readFileSync(join(out, gen, f)).equals(readFileSync(join(repo, gen, f)))) problems.push(`${gen}/${f}: differs from buf generate output`);
+  else if (!readFileSync(join(out, f)).equals(readFileSync(join(repo, gen, f)))) problems.push(`${gen}/${f}: differs from the protoc-gen-es output`);
 }
 rmSync(out, { recursive: true, force: true });
 if (problems.length > 0) {
