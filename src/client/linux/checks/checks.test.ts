@@ -111,6 +111,21 @@ for (const v of VIEWS) {
         only(r.findings, /^pid 300 \(ghost\)$/, /run queue \(queued on CPU 1\)/);
       });
 
+      it("finds a hidden task that is running: current on a CPU is not listed", async () => {
+        const { s } = await world({ cpus: 2 });
+        const ghost = s.addProcess({ pid: 301, comm: "spin", exe: "/spin" });
+        s.unlinkTask(ghost);
+        s.pids.delete(301);
+        s.rebuildPidIdr();
+        // Running on CPU 1: current_task only (rq.curr still names the idle task, as it
+        // does for a moment around a context switch).
+        s.u64(s.perCpu[1]! + s.unslid("current_task"), ghost);
+        const r = await check(s, "hidden-processes");
+        const f = only(r.findings, /^pid 301 \(spin\)$/, /current on CPU 1\) but not in the task list/);
+        assert.equal(f.severity, "high");
+        assert.equal(f.address, ghost);
+      });
+
       it("does not report the other CPUs' idle tasks, which are never on the list", async () => {
         const { s } = await world({ cpus: 4 });
         const r = await check(s, "hidden-processes");

@@ -1,7 +1,7 @@
 /**
  * RDMI policies 1 and 2.
- * hidden-processes: the task list (leaders, threads, per-CPU current tasks) against the
- *   pid IDR and the run queues; a task the scheduler or the pid allocator knows but the
+ * hidden-processes: the task list (leaders and threads) against the pid IDR, the run queues
+ *   and the per-CPU current tasks; a task the scheduler or the pid allocator knows but the
  *   list does not is hidden (DKOM unlinking).
  * credentials: escalation signs — a user task running on init_cred, distinct processes
  *   sharing one root cred (subjective or objective), a root process whose parent is not
@@ -34,14 +34,18 @@ export const hiddenProcesses: IntegrityCheck = {
     const views = [listTasks(k, { threads: true }), currentTasks(k), listPids(k), listRunQueues(k)] as const;
     for (const v of views) v.catch(() => undefined);
     const listed = await views[0];
+    // Only the list is the view under test. The per-CPU current tasks are a source like the
+    // run queues: a hidden process that is running is current somewhere and must not count
+    // as listed because of it.
     const known = new Set(listed.map((t) => t.address));
-    for (const c of await views[1]) known.add(c.task.address);
+    const current = new Map<bigint, string>();
+    for (const c of await views[1]) current.set(c.task.address, `current on CPU ${c.cpu}`);
     const findings: Finding[] = [];
     const pids = await views[2];
     const byTask = new Map<bigint, number>();
     for (const p of pids) if (p.task !== null) byTask.set(p.task, p.nr);
     const rqs = await views[3];
-    const rqTasks = new Map<bigint, string>();
+    const rqTasks = new Map<bigint, string>(current);
     for (const rq of rqs) {
       rqTasks.set(rq.curr, `curr of CPU ${rq.cpu}`);
       rqTasks.set(rq.idle, `idle of CPU ${rq.cpu}`);
