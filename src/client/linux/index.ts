@@ -53,7 +53,7 @@ export type { PluginName } from "./plugins/registry.js";
 // Integrity checks.
 export { finder } from "./checks/check.js";
 export type { IntegrityCheck, CheckContext, CheckOutcome, Finding, Severity } from "./checks/check.js";
-export { ALL_CHECKS, runChecks, selectChecks } from "./checks/run.js";
+export { ALL_CHECKS, mergeRerun, runChecks, selectChecks, walkFailed } from "./checks/run.js";
 export type { CheckResult, ChecksReport, RunChecksOptions } from "./checks/run.js";
 export { CodeMap, buildCodeMap } from "./checks/code-map.js";
 export { checkOpsTables, functionPointerMembers } from "./checks/ops-table.js";

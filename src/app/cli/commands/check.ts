@@ -3,10 +3,10 @@
  * kernel text). Exit 0 when clean, 3 when something is found, 1 when a check could not run.
  */
 import type { Command } from "commander";
-import { ALL_CHECKS, fileBaselineStore, runChecks, selectChecks, type ChecksReport } from "../../../client/index.js";
+import { ALL_CHECKS, fileBaselineStore, mergeRerun, runChecks, selectChecks, walkFailed, type ChecksReport } from "../../../client/index.js";
 import { CliUsageError } from "../errors.js";
 import { CommandFailure, EXIT_FINDINGS } from "../owner/exit.js";
-import { withLinux } from "../owner/linux-target.js";
+import { untorn, withLinux } from "../owner/linux-target.js";
 import { hex, out, outJson } from "../owner/print.js";
 import { addTargetOptions, type TargetFlags } from "../owner/target.js";
 import { renderTable } from "../../../client/index.js";
@@ -51,7 +51,15 @@ export function register(program: Command): void {
     }
     const requirements = checks.flatMap((c) => c.requirements);
     const r = await withLinux(o, "any", "check", { requirements, pause: o.pause !== false }, async (s) => {
-      const rep = await runChecks(s.kernel, names, o.textBaseline !== undefined ? { baseline: fileBaselineStore(o.textBaseline) } : {});
+      const opts = o.textBaseline !== undefined ? { baseline: fileBaselineStore(o.textBaseline) } : {};
+      // A check whose walk failed on a live guest is run again after the guest ran a moment
+      // (the pause may have landed mid-update); the others keep their first result.
+      let rep: ChecksReport | undefined;
+      rep = await untorn(
+        s,
+        async () => (rep = rep === undefined ? await runChecks(s.kernel, names, opts) : mergeRerun(rep, await runChecks(s.kernel, rep.checks.filter(walkFailed).map((c) => c.check), opts))),
+        (r) => r.checks.some(walkFailed),
+      );
       if (o.json) {
         outJson({
           clean: rep.clean,

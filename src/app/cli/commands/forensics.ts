@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { lsmod, ps, pstree, regs, runPlugin, type PluginResult } from "../../../client/index.js";
 import { CliUsageError } from "../errors.js";
-import { withLinux } from "../owner/linux-target.js";
+import { untorn, withLinux } from "../owner/linux-target.js";
 import { outTable } from "../owner/print.js";
 import { addTargetOptions, type TargetFlags } from "../owner/target.js";
 
@@ -25,18 +25,18 @@ export function register(program: Command): void {
   common(program.command("ps").description("processes: pid, ppid, uid, comm, task address, DTB").option("--threads", "list every thread, not only thread-group leaders")).action(
     async (o: Flags & { threads?: boolean }) => {
       await withLinux(o, "any", "ps", { requirements: ps.requirements, pause: o.pause !== false }, async (s) => {
-        print(await runPlugin(ps, s.kernel, o.threads ? { threads: true } : {}), o, s.target.label);
+        print(await untorn(s, () => runPlugin(ps, s.kernel, o.threads ? { threads: true } : {})), o, s.target.label);
       });
     },
   );
   common(program.command("pstree").description("processes as a tree by parent")).action(async (o: Flags) => {
     await withLinux(o, "any", "pstree", { requirements: pstree.requirements, pause: o.pause !== false }, async (s) => {
-      print(await runPlugin(pstree, s.kernel, {}), o, s.target.label);
+      print(await untorn(s, () => runPlugin(pstree, s.kernel, {})), o, s.target.label);
     });
   });
   common(program.command("lsmod").description("loaded kernel modules with their base addresses")).action(async (o: Flags) => {
     await withLinux(o, "any", "lsmod", { requirements: lsmod.requirements, pause: o.pause !== false }, async (s) => {
-      print(await runPlugin(lsmod, s.kernel, {}), o, s.target.label);
+      print(await untorn(s, () => runPlugin(lsmod, s.kernel, {})), o, s.target.label);
     });
   });
   common(program.command("regs").description("vCPU registers (RIP symbolized)").option("--vcpu <n>", "only this vCPU")).action(async (o: Flags & { vcpu?: string }) => {

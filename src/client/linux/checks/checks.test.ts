@@ -12,7 +12,7 @@ import { testProfile } from "../testing/profile.js";
 import { SyntheticKernel, defaultVmas, type SyntheticOptions, type SyntheticView } from "../testing/synthetic-kernel.js";
 import { fileBaselineStore, memoryBaselineStore } from "./baseline.js";
 import type { Finding } from "./check.js";
-import { ALL_CHECKS, runChecks, type RunChecksOptions } from "./run.js";
+import { ALL_CHECKS, mergeRerun, runChecks, walkFailed, type ChecksReport, type RunChecksOptions } from "./run.js";
 import { LinuxError } from "../errors.js";
 import { registerSet } from "../../vmi/index.js";
 import { hashKernelText } from "./kernel-text.js";
@@ -530,5 +530,38 @@ describe("kernel text through a live driver", () => {
     assert.deepEqual([most >= 2, most <= 3], [true, true], `${most} reads in flight at most`);
     assert.ok(remote.pages.length > 256 * 3);
     assert.equal(remote.digest, (await hashKernelText(await s.kernel())).digest);
+  });
+});
+
+describe("mergeRerun: the checks run again replace their first results", () => {
+  const base = { version: "1.0.0", ms: 1 } as const;
+  const first: ChecksReport = {
+    clean: false,
+    findings: [{ check: "syscall-table", severity: "high", object: "sys_call_table[62]", detail: "hooked" }],
+    checks: [
+      { ...base, check: "hidden-processes", status: "error", findings: 0, error: { code: "WALK_CORRUPT", message: "torn" } },
+      { ...base, check: "syscall-table", status: "findings", findings: 1 },
+      { ...base, check: "hidden-modules", status: "error", findings: 0, error: { code: "UNAVAILABLE", message: "x" } },
+    ],
+    ms: 3,
+  };
+  it("only walk errors are worth a rerun", () => {
+    assert.deepEqual(first.checks.filter(walkFailed).map((c) => c.check), ["hidden-processes"]);
+  });
+  it("replaces statuses and findings in the first report's order, notes the rerun, adds times", () => {
+    const again: ChecksReport = {
+      clean: false,
+      findings: [{ check: "hidden-processes", severity: "high", object: "pid 9 (x)", detail: "hidden" }],
+      checks: [{ ...base, check: "hidden-processes", status: "findings", findings: 1, note: "3 tasks listed", ms: 5 }],
+      ms: 5,
+    };
+    const m = mergeRerun(first, again);
+    assert.deepEqual(m.checks.map((c) => [c.check, c.status]), [["hidden-processes", "findings"], ["syscall-table", "findings"], ["hidden-modules", "error"]]);
+    assert.equal(m.checks[0]!.note, "run again after WALK_CORRUPT on a paused live guest; 3 tasks listed");
+    assert.equal(m.checks[0]!.ms, 6);
+    assert.equal(m.checks[0]!.error, undefined);
+    assert.deepEqual(m.findings.map((f) => f.check), ["hidden-processes", "syscall-table"]);
+    assert.equal(m.clean, false);
+    assert.equal(m.ms, 8);
   });
 });

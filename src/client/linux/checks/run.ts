@@ -89,3 +89,28 @@ export async function runChecks(k: LinuxKernel, names?: readonly string[], opts:
   }
   return { clean: findings.length === 0 && statuses.every((s) => s.status !== "error"), findings, checks: statuses, ms: performance.now() - t0 };
 }
+
+/**
+ * Whether a check failed on its walk (a WALK_* error): on a live guest, possibly a pause
+ * that landed mid-update rather than a broken structure, so worth running again.
+ */
+export function walkFailed(c: CheckResult): boolean {
+  return c.status === "error" && c.error !== undefined && c.error.code.startsWith("WALK_");
+}
+
+/**
+ * `first` with the checks run again in `again` replacing theirs (results, findings), in
+ * `first`'s order; each rerun check's note says so. Times add up.
+ */
+export function mergeRerun(first: ChecksReport, again: ChecksReport): ChecksReport {
+  const rerun = new Map(again.checks.map((c) => [c.check, c]));
+  const checks = first.checks.map((c) => {
+    const r = rerun.get(c.check);
+    if (r === undefined) return c;
+    const note = `run again after ${c.error?.code ?? c.status} on a paused live guest${r.note !== undefined ? `; ${r.note}` : ""}`;
+    return { ...r, note, ms: c.ms + r.ms };
+  });
+  const order = new Map(checks.map((c, i) => [c.check, i]));
+  const findings = [...first.findings.filter((f) => !rerun.has(f.check)), ...again.findings].sort((a, b) => order.get(a.check)! - order.get(b.check)!);
+  return { clean: findings.length === 0 && checks.every((c) => c.status !== "error"), findings, checks, ms: first.ms + again.ms };
+}
