@@ -48,7 +48,6 @@ import { groundTruth, type GroundTruth } from "./ground-truth.js";
 import { parseRootkitSpecs, rootkitOps, type RootkitRequest, type ScenarioRecord } from "./rootkits/registry.js";
 
 export const DEFAULT_PROCESSES = 100;
-const RFLAGS_TF = 1n << 8n;
 export const MIN_PROCESSES = 64;
 export const MAX_PROCESSES = 10000;
 
@@ -201,13 +200,9 @@ export class GuestKernel implements VcpuProgram {
       return { kind: "next" };
     }
     const cpl = cpu.cpl;
-    // A single-step trap follows the instruction that began with TF set, even if the
-    // instruction itself rewrites RFLAGS (SYSCALL masks TF, SYSRET/IRET reload RFLAGS).
-    const tf = cpu.getReg("rflags") & RFLAGS_TF;
     // Decode assists: a #NPF of this instruction tells VMPL0 where the next one starts.
     cpu.setInstructionLength?.(insnLength(insn));
     const r = insn.exec(cpu);
-    if (tf !== 0n) cpu.setReg("rflags", cpu.getReg("rflags") | tf);
     this.#retire(cpu, v, insn, cpl);
     return { kind: r ?? "next" };
   }
