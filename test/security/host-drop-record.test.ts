@@ -51,11 +51,6 @@ test("agent → owner: a dropped answer ends the session at the agent's next rec
 
 test(
   "owner → agent: a dropped LAST request (nothing follows it) fails the call with AGENT_TIMEOUT",
-  {
-    todo:
-      "client bug (src/client/drivers/connection.ts, V1Connection #onData/#tick): any incoming frame, including the agent's pushed heartbeats (id 0), " +
-      "resets #lastProgress, so a request the host withholds never times out while the agent keeps pushing heartbeats — the call hangs",
-  },
   async () => {
     adversary.drop = { dir: "rx", nth: 8, conn: 3 };
     const d = await sw.connect({ timeoutMs: 2500 }); // 2.5× the agent's heartbeat push period

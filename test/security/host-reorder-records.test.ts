@@ -35,11 +35,6 @@ test("swapped owner records: the agent rejects the first out-of-order record; bo
 
 test(
   "a request held back for a swap that never comes (nothing follows it) fails the call with AGENT_TIMEOUT",
-  {
-    todo:
-      "client bug (src/client/drivers/connection.ts, V1Connection #onData/#tick): any incoming frame, including the agent's pushed heartbeats (id 0), " +
-      "resets #lastProgress, so a request the host withholds never times out while the agent keeps pushing heartbeats — the call hangs",
-  },
   async () => {
     adversary.reorder = { dir: "rx", nth: 8, conn: 2 };
     const d = await sw.connect({ timeoutMs: 2500 }); // 2.5× the agent's heartbeat push period

@@ -531,6 +531,17 @@ describe("agent v1 driver: liveness and failure", () => {
     });
   });
 
+  it("times out a withheld request although pushed messages keep arriving (they are not answers)", { timeout: 10_000 }, async () => {
+    const a = await agent({ stallAfter: 2 });
+    const d = await connect(a, { timeoutMs: 300, heartbeatMs: 0 });
+    const pushes = setInterval(() => a.pushMappingChanged({ trapId: 1n, va: 0x1000n, oldGpa: 0x2000n }), 50);
+    try {
+      await assert.rejects(d.readPhys([{ gpa: 0n, len: 16 }]), (e: unknown) => e instanceof VmiError && e.code === "DRIVER_FAILED" && e.details["reason"] === "AGENT_TIMEOUT");
+    } finally {
+      clearInterval(pushes);
+    }
+  });
+
   it("notices a stalled agent through heartbeats while idle", async () => {
     const a = await agent({ stallAfter: 2 });
     const d = await connect(a, { timeoutMs: 200, heartbeatMs: 20 });

@@ -6,8 +6,10 @@
  * - Pipelining: requests are queued and sent while fewer than `window` are unanswered
  *   (the agent's MachineInfo.limits.max_in_flight once known; 1 before). Each reply is
  *   matched by id; an id that is not in flight ends the session (PROTOCOL_ERROR).
- * - Liveness: while anything is outstanding, some frame must arrive at least every
- *   `timeoutMs`, or the session fails with AGENT_TIMEOUT. The agent runs only when the
+ * - Liveness: while anything is outstanding, an answer (or part of one) must arrive at
+ *   least every `timeoutMs`, or the session fails with AGENT_TIMEOUT; pushed messages do
+ *   not count, so a request the host withholds times out while the agent's pushed
+ *   heartbeats still arrive. The agent runs only when the
  *   host schedules VMPL0, so a host that withholds service shows up here. When idle, a
  *   HeartbeatRequest is sent every `heartbeatMs`, so a stalled agent is noticed even while
  *   the owner only waits for events.
@@ -176,7 +178,6 @@ export class V1Connection {
   #onData(chunk: Buffer): void {
     if (this.#failure) return;
     this.stats.bytesReceived += chunk.length;
-    this.#lastProgress = this.#now();
     let frames: Uint8Array[];
     try {
       this.#decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
@@ -211,8 +212,12 @@ export class V1Connection {
       }
       this.#pending.delete(r.id);
       this.stats.responses++;
+      this.#lastProgress = this.#now();
       q.resolve(r);
     }
+    // Part of a frame still on its way (a large reply) is progress too. Pushed messages
+    // alone are not: the agent pushes heartbeats whatever the host does with our requests.
+    if (this.#decoder.buffered > 0) this.#lastProgress = this.#now();
     this.#pump();
   }
 
