@@ -63,11 +63,6 @@ test("the owner saw the copy read the trapped page", () => {
 
 test(
   "an access through another mapping (the direct map) is not reported as made through the watched VA",
-  {
-    todo:
-      "agent bug (src/agent/service/core.ts, VmiCore #onNpf): for a trap armed with (dtb, va) every access to the page gets gva = watched va | offset and " +
-      "gva_known = true, although the hardware reported no GVA — here the copy read the page via the direct map, yet the owner is told it was the process's user VA",
-  },
   () => {
     const gt = rig.sw.world.guest.groundTruth();
     const dmap = BigInt(gt.kernel.pageOffsetBase) + target.gpa;

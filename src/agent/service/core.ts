@@ -388,15 +388,11 @@ export class VmiCore {
       return true;
     }
     if (candidates.length > 1) this.counters.eventsDropped += BigInt(candidates.length - 1);
-    let gva = 0n;
-    let gvaKnown = false;
-    if (access === ACCESS.EXECUTE) {
-      gva = rip;
-      gvaKnown = true;
-    } else if (trap.watch !== undefined && trap.watch.gpaPage === page) {
-      gva = trap.watch.va | (gpa & BigInt(PAGE_SIZE - 1));
-      gvaKnown = true;
-    }
+    // The hardware reports the GPA of a #NPF, never the virtual address. A fetch's is its
+    // RIP. A data access may have gone through any mapping of the page (the kernel's direct
+    // map, another process's), so the watched VA of the trap is not claimed for it.
+    const gvaKnown = access === ACCESS.EXECUTE;
+    const gva = gvaKnown ? rip : 0n;
     const event: TrapEvent = {
       eventId: this.#nextEvent++,
       trap,

@@ -1473,7 +1473,9 @@ export type Event = Message<"seven.v1.Event"> & {
   gpa: bigint;
 
   /**
-   * The faulting virtual address when known (gva_known).
+   * The faulting virtual address when known (gva_known): an instruction fetch's RIP. A
+   * #NPF reports only the GPA, so a data access (which may use any mapping of the page)
+   * has none.
    *
    * @generated from field: uint64 gva = 6;
    */
