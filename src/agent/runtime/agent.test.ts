@@ -140,3 +140,20 @@ test("pushed heartbeats (id 0): the yield asks to be woken when the next one is 
   assert.equal(hb.body.case, "heartbeat");
   assert.equal((hb.body.value as v1.Heartbeat).agentTimeNs >= 60_000_000n, true);
 });
+
+test("NIC work raises the NIC's WANT_RUN, not MORE_WORK: no vCPU is asked to run VMPL0 again for it", async () => {
+  const { host } = world();
+  host.run(0, SEVEN_RUN_REASON.BOOT);
+  const c = client(host, [ALPN_V1]);
+  await new Promise((r) => setImmediate(r)); // the ClientHello is written
+  host.pumpRx();
+  // vCPU 1 (not the NIC's) takes the handshake: its output may still come, so the NIC wants a run.
+  const r = host.run(1, SEVEN_RUN_REASON.NPF_FORWARD);
+  assert.equal(r.flags & AGENT_YIELD.MORE_WORK, 0n);
+  assert.equal(host.nicWantsRun(), true);
+  assert.equal((await c.call(host, { case: "machineInfo", value: {} })).status, v1.Status.OK);
+  // Served and nothing left: neither flag.
+  await drive(host, () => !host.nicWantsRun());
+  assert.equal(host.nicWantsRun(), false);
+  assert.equal(host.run(1).flags & AGENT_YIELD.MORE_WORK, 0n);
+});

@@ -13,7 +13,8 @@
  *   tick   → end the sessions closed by this run's work, heartbeats
  *   tx     → ciphertext into the NIC TX ring, one record per step
  *   exit   → a queued attestation: GUEST_REQUEST VMGEXIT; otherwise SEVEN_NAE_YIELD with
- *            MORE_WORK / TX_PENDING / HOLDING and a wake-up delay
+ *            MORE_WORK (attestations queued) / TX_PENDING / HOLDING and a wake-up delay;
+ *            NIC work still to do raises the NIC's WANT_RUN instead (the NIC's vCPU runs)
  */
 import { randomBytes } from "node:crypto";
 import type { Gpa } from "../../shared/base/index.js";
@@ -323,23 +324,28 @@ class AgentRuntime {
     const req = this.#bootError ? undefined : this.#attestation?.next();
     if (req !== undefined) return this.#vmgexitGuestRequest(cpu, l, req);
     const page = this.#ghcb(cpu, g);
-    const { flags, delay } = this.#yieldFlags(cpu);
+    const { flags, delay, wantRun } = this.#yieldFlags(cpu);
     ghcbSet(page, "sw_exit_code", BigInt(SEVEN_NAE_YIELD));
     ghcbSet(page, "sw_exit_info_1", flags);
     ghcbSet(page, "sw_exit_info_2", delay);
     const now = cpu.rdtsc();
-    this.#askedAt = (flags & AGENT_YIELD.MORE_WORK) !== 0n ? now : delay > 0n ? now + delay : undefined;
+    this.#askedAt = (flags & AGENT_YIELD.MORE_WORK) !== 0n || wantRun ? now : delay > 0n ? now + delay : undefined;
     l.last = { kind: "yield" };
     return this.#vmgexit(cpu, g, page);
   }
 
-  #yieldFlags(cpu: Cpu): { flags: bigint; delay: bigint } {
-    if (this.#bootError) return { flags: 0n, delay: 0n };
-    if (!this.#core) return { flags: AGENT_YIELD.MORE_WORK, delay: 0n };
+  /** The yield's flags and wake-up delay; `wantRun`: the NIC's WANT_RUN is raised. */
+  #yieldFlags(cpu: Cpu): { flags: bigint; delay: bigint; wantRun: boolean } {
+    if (this.#bootError) return { flags: 0n, delay: 0n, wantRun: false };
+    if (!this.#core) return { flags: AGENT_YIELD.MORE_WORK, delay: 0n, wantRun: false };
     let flags = 0n;
     let delay = 0n;
+    // NIC work (requests, RX records, TLS output still to come, sessions to end) is the
+    // NIC's: yieldState raises the NIC's WANT_RUN, on which the host runs VMPL0 on the NIC's
+    // vCPU only. MORE_WORK asks for this vCPU: a queued attestation (its guest request goes
+    // out from whichever vCPU runs), so no vCPU runs VMPL0 for nothing.
     const nic = this.#nic?.yieldState(cpu) ?? { more: false, txPending: false };
-    if (nic.more || (this.#attestation?.queued ?? 0) > 0) flags |= AGENT_YIELD.MORE_WORK;
+    if ((this.#attestation?.queued ?? 0) > 0) flags |= AGENT_YIELD.MORE_WORK;
     if (nic.txPending) flags |= AGENT_YIELD.TX_PENDING;
     const now = cpu.rdtsc();
     const due = this.#nextDue;
@@ -350,7 +356,7 @@ class AgentRuntime {
     if ((flags & AGENT_YIELD.HOLDING) !== 0n || this.#core.stepping !== undefined) {
       if (delay === 0n || delay > HOLD_POLL_NS) delay = HOLD_POLL_NS;
     }
-    return { flags, delay };
+    return { flags, delay, wantRun: nic.more };
   }
 
   // ------------------------------------------------------------------ boot

@@ -6,11 +6,12 @@
  */
 import { Duplex } from "node:stream";
 import type { Gpa } from "../../shared/base/index.js";
-import { PAGE_SIZE, readU16, readU64 } from "../../shared/base/index.js";
+import { PAGE_SIZE, readU16, readU32, readU64 } from "../../shared/base/index.js";
 import {
   CERT_TABLE_GUID,
   GHCB_SHARED_BUFFER_OFFSET,
   NAE_EXIT,
+  NIC_AGENT_FLAGS,
   NIC_CONTROL,
   NIC_MAGIC,
   NIC_RECORD_HEADER,
@@ -145,8 +146,9 @@ export class FakeHost {
   }
 
   /**
-   * Runs vCPU 0 until it yields without MORE_WORK, pumping the NIC in between (bounded:
-   * node's TLS finishes writes on the event loop, so callers loop with setImmediate).
+   * Runs vCPU 0 (the NIC's) until it yields without MORE_WORK and without the NIC's
+   * WANT_RUN, pumping the NIC in between (bounded: node's TLS finishes writes on the event
+   * loop, so callers loop with setImmediate).
    */
   settle(maxRuns = 4): RunResult {
     let r: RunResult | undefined;
@@ -154,9 +156,15 @@ export class FakeHost {
       this.pumpRx();
       r = this.run(0, 1n);
       this.pumpTx();
-      if ((r.flags & 1n) === 0n && !this.#rxPending()) return r;
+      if ((r.flags & 1n) === 0n && !this.nicWantsRun() && !this.#rxPending()) return r;
     }
     return r!;
+  }
+
+  /** The agent's NIC_AGENT_FLAGS.WANT_RUN (its NIC work not done yet). */
+  nicWantsRun(): boolean {
+    const flags = this.m.peek(this.m.layout.nic.control + BigInt(NIC_CONTROL.offsetOf("agent_flags")), 4);
+    return (readU32(flags, 0) & NIC_AGENT_FLAGS.WANT_RUN) !== 0;
   }
 
   // ------------------------------------------------------------------ NIC (host side)
