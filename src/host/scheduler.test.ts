@@ -429,3 +429,24 @@ test("latencyBudget and lingerMs are checked", () => {
   assert.throws(() => testWorld({ scheduler: { latencyBudget: 0 } }), (e: unknown) => e instanceof HostError && e.code === "BAD_OPTION");
   assert.throws(() => testWorld({ scheduler: { lingerMs: -1 } }), (e: unknown) => e instanceof HostError && e.code === "BAD_OPTION");
 });
+
+test("the loop's event-loop turn comes after what the round queued: a nextTick → setImmediate completion runs before the next round", async () => {
+  const w = testWorld({ vcpus: 1 });
+  w.host.round(); // boot
+  let completed = false;
+  let queuedAt = -1;
+  const seen: boolean[] = [];
+  w.guest.script = () => {
+    const round = w.host.rounds;
+    if (queuedAt < 0) {
+      // As node completes a TLS write over a JS stream: nextTick, then setImmediate.
+      queuedAt = round;
+      process.nextTick(() => setImmediate(() => (completed = true)));
+    } else if (round > queuedAt && seen.length === 0) seen.push(completed);
+    return undefined;
+  };
+  w.host.start();
+  for (let i = 0; i < 2000 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 1));
+  await w.host.stop();
+  assert.deepEqual(seen, [true], "the completion ran before the next round");
+});

@@ -25,7 +25,7 @@
  * loop also yields to the event loop between two vCPUs' turns; NIC data found there runs
  * VMPL0 on the NIC's vCPU at once, as an interrupt would. Otherwise slices are long and the
  * guest keeps its throughput. The loop yields to the Node event loop between rounds
- * (setImmediate when something ran; otherwise it sleeps until the next timer or a wake-up
+ * (one turn, behind the callbacks the round queued, when something ran; otherwise it sleeps until the next timer or a wake-up
  * from the NIC, which is immediate). The relay's socket writes of a turn go out together
  * (`NicRelay.flush`) before the next slice.
  * When every VMPL1 context is paused, held or dead, `onAllPaused` is called once (again
@@ -255,7 +255,7 @@ export class Scheduler {
           // While something waits on the agent or the network, the event loop also gets in
           // between two vCPUs' turns (socket data, the agent's TLS write completions).
           if (v > 0 && this.#waiting(now) && this.#hasTurn(v, this.#o.clock.now())) {
-            await new Promise<void>((r) => setImmediate(r));
+            await eventLoopTurn();
             if (!this.#running) break;
             busy = this.#nicInterrupt(this.#o.clock.now()) || busy;
             if (this.#ended()) break;
@@ -269,7 +269,7 @@ export class Scheduler {
         break;
       }
       if (!this.#running) break;
-      if (busy) await new Promise<void>((r) => setImmediate(r));
+      if (busy) await eventLoopTurn();
       else await this.#idle();
     }
   }
@@ -810,6 +810,16 @@ export function exitName(code: number): string {
     default:
       return `0x${code.toString(16)}`;
   }
+}
+
+/**
+ * Yields one turn of the event loop, queued behind what the synchronous stretch before it
+ * queued (process.nextTick first, then setImmediate): a completion that node finishes
+ * through nextTick → setImmediate (a TLS write over a JS stream, such as the agent's) runs
+ * in this turn rather than after the next stretch.
+ */
+function eventLoopTurn(): Promise<void> {
+  return new Promise<void>((r) => process.nextTick(() => setImmediate(r)));
 }
 
 function positive(n: number, what: string): number {
