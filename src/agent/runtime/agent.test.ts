@@ -157,3 +157,25 @@ test("NIC work raises the NIC's WANT_RUN, not MORE_WORK: no vCPU is asked to run
   assert.equal(host.nicWantsRun(), false);
   assert.equal(host.run(1).flags & AGENT_YIELD.MORE_WORK, 0n);
 });
+
+test("a request that releases guest contexts ends the run's work: the host can run them at once, the next request is the next run's", async () => {
+  const { m, agent, host } = world();
+  host.run(0, SEVEN_RUN_REASON.BOOT);
+  const c = client(host, [ALPN_V1]);
+  assert.equal((await c.call(host, { case: "pause", value: {} })).status, v1.Status.OK);
+  const vmsaBits = () => m.layout.vmsa1.map((g) => m.entry(Number(g / 4096n)).vmsa);
+  assert.deepEqual(vmsaBits(), [false, false]);
+  const core = agent.introspect.core!;
+  const handled = core.counters.requests;
+  const resume = c.send({ case: "resume", value: {} });
+  const info = c.send({ case: "machineInfo", value: {} });
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); // both requests reach the host
+  host.pumpRx();
+  host.run(0, SEVEN_RUN_REASON.NIC);
+  assert.deepEqual(vmsaBits(), [true, true], "released in this run");
+  assert.equal(core.counters.requests, handled + 1n, "the request after the resume waits for the next run");
+  assert.equal(host.nicWantsRun(), true, "and the NIC asks for that run");
+  await drive(host, () => c.replies.some((r) => r.id === info));
+  assert.equal(c.replies.find((r) => r.id === resume)?.status, v1.Status.OK);
+  assert.equal(c.replies.find((r) => r.id === info)?.status, v1.Status.OK);
+});

@@ -9,7 +9,8 @@
  *   faults → end the sessions closed since the last run (TLS callbacks only queue that),
  *            believe forwarded faults only from the VMPL1 VMSAs' exit fields (core.ts)
  *   rx     → NIC RX records into the connections' TLS sockets, one record per step
- *   work   → one queued request of one session per step (bounded per VMRUN)
+ *   work   → one queued request of one session per step (bounded per VMRUN); a request
+ *            that released a guest context goes straight to tx (the host runs it sooner)
  *   tick   → end the sessions closed by this run's work, heartbeats
  *   tx     → ciphertext into the NIC TX ring, one record per step
  *   exit   → a queued attestation: GUEST_REQUEST VMGEXIT; otherwise SEVEN_NAE_YIELD with
@@ -235,10 +236,18 @@ class AgentRuntime {
         if (l.work >= this.#workPerRun || nic === undefined || !nic.rxStep(cpu)) l.phase = "work";
         else l.work++;
         return NEXT;
-      case "work":
+      case "work": {
+        const released = this.#core!.run.released;
         if (l.work >= this.#workPerRun || nic === undefined || !nic.workStep()) l.phase = "tick";
-        else l.work++;
+        else if (this.#core!.run.released !== released) {
+          // The request released a guest context (an answered event, a resume): its TX and
+          // yield now, so that the host runs that context at once; further requests and the
+          // periodic duties are the next run's (the NIC's WANT_RUN says so).
+          l.work++;
+          l.phase = "tx";
+        } else l.work++;
         return NEXT;
+      }
       case "tick":
         nic?.reap();
         this.#nextDue = nic?.tick(cpu.rdtsc());

@@ -14,6 +14,7 @@ export class RunState {
   readonly #stepping: boolean[];
   /** What the RMP currently says (launch: every VMPL1 VMSA is runnable). */
   readonly #applied: boolean[];
+  #released = 0;
 
   constructor(vcpus: number, control: RunControl | undefined) {
     this.#control = control;
@@ -59,6 +60,11 @@ export class RunState {
     return !(this.#applied[vcpu] ?? true);
   }
 
+  /** How many times `apply` has made a stopped context runnable (answered events, steps, resumes). */
+  get released(): number {
+    return this.#released;
+  }
+
   stoppedList(): number[] {
     const out: number[] = [];
     for (let v = 0; v < this.#applied.length; v++) if (!this.#applied[v]) out.push(v);
@@ -74,6 +80,7 @@ export class RunState {
       if (want !== this.#applied[v]) {
         this.#control.setRunnable(v, want);
         this.#applied[v] = want;
+        if (want) this.#released++;
         changed.push(v);
       }
     }
