@@ -54,6 +54,7 @@ function setup() {
         /* drain */
       }
       conn.reap();
+      conn.flushTls(); // what the run answered goes to TLS (NicService.tick does this)
     } finally {
       rig.backend.bind(undefined);
     }

@@ -63,6 +63,8 @@ export class NicConnection {
   hostClosed = false;
   /** Our CLOSE record has been written to the TX ring. */
   closeSent = false;
+  /** Plaintext written to the (corked) TLS socket since the last `flushTls`. */
+  #corked = 0;
 
   constructor(id: number, ctx: ConnectionContext) {
     this.id = id;
@@ -152,6 +154,23 @@ export class NicConnection {
     return t !== undefined && !t.destroyed && t.writableLength > 0;
   }
 
+  /**
+   * Plaintext the session wrote since the last `flushTls`, held by the corked socket:
+   * what one agent run answers is encrypted together, in that run (one write to the TLS
+   * layer, whose next write could only start after the event loop has turned).
+   */
+  get unflushed(): number {
+    return this.#corked;
+  }
+
+  /** Hands what the session wrote since the last call to TLS (one write of all of it). */
+  flushTls(): void {
+    if (this.#corked === 0) return;
+    this.#corked = 0;
+    const t = this.#tls;
+    if (t !== undefined && !t.destroyed) t.uncork();
+  }
+
   /** Closing, but the TLS layer has not finished yet (another run will be needed). */
   get closing(): boolean {
     return this.#closeRequested && !this.#localDone && !this.hostClosed;
@@ -233,7 +252,10 @@ export class NicConnection {
     const alpn = t.alpnProtocol;
     const io: SessionTransport = {
       send: (frame) => {
-        if (!t.destroyed && t.writable) t.write(frame);
+        if (t.destroyed || !t.writable) return;
+        if (this.#corked === 0) t.cork();
+        this.#corked += frame.length;
+        t.write(frame);
       },
       close: () => this.close(),
       exporter: (label, length) => (t.destroyed ? undefined : new Uint8Array(t.exportKeyingMaterial(length, label, Buffer.alloc(0)))),

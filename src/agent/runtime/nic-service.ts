@@ -28,6 +28,13 @@ export function shared(cpu: Cpu): SharedMem {
 const SHARED = { shared: true } as const;
 /** Most ciphertext one TX step writes into the ring (several records, one producer update). */
 export const TX_STEP_BYTES = 1 << 20;
+/**
+ * Reply bytes one session writes per agent run, counting its ciphertext not yet in the TX
+ * ring: once reached, its next request waits for the next run (the host relays in
+ * between) or, while the ring is full, for TX space. Keeps runs short while a large read
+ * streams, so that the host feeds the client's socket between them.
+ */
+export const RUN_REPLY_BYTES = 2 << 20;
 
 export class NicService {
   readonly driver: NicDriver;
@@ -95,7 +102,7 @@ export class NicService {
     const conns = [...this.#conns.values()];
     for (let k = 0; k < conns.length; k++) {
       const c = conns[(this.#rr + k) % conns.length]!;
-      if (c.serviceable && c.session!.hasWork) {
+      if (this.#ready(c)) {
         this.#rr = (this.#rr + k + 1) % Math.max(1, conns.length);
         try {
           c.session!.step();
@@ -109,6 +116,11 @@ export class NicService {
       }
     }
     return false;
+  }
+
+  /** Whether connection `c` may handle a request now (see RUN_REPLY_BYTES). */
+  #ready(c: NicConnection): boolean {
+    return c.serviceable && c.session!.hasWork && c.txBytes + c.unflushed < RUN_REPLY_BYTES;
   }
 
   /**
@@ -182,6 +194,8 @@ export class NicService {
         this.#reapOne(c);
       }
       if (t !== undefined && (due === undefined || t < due)) due = t;
+      // What the sessions wrote in this run goes to TLS now, before the TX phase.
+      c.flushTls();
     }
     return due;
   }
@@ -196,7 +210,7 @@ export class NicService {
     let more = false;
     let txPending = false;
     for (const c of this.#conns.values()) {
-      if ((c.serviceable && c.session!.hasWork) || c.closing || c.tlsBusy || c.needsReap) more = true;
+      if (this.#ready(c) || c.closing || c.tlsBusy || c.needsReap) more = true;
       if (c.takeHandshakeActivity()) more = true;
       if (c.txBytes > 0 || c.wantsClose) txPending = true;
     }
