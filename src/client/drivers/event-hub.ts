@@ -4,8 +4,11 @@
  * are asked for an answer (default: continue), and the answer is sent unless it is hold.
  * MappingChanged pushes become "mapping-changed" events. Heartbeats are ignored here.
  *
- * Dispatch waits for a macrotask turn (setImmediate), so an event that arrives in the same
- * read as its trap's ArmTrapResponse finds the trap registered.
+ * An event for a trap already registered is dispatched right after the read that brought it
+ * (a microtask: the trap's handler answers without waiting for a turn of the event loop).
+ * One for a trap not registered yet waits for a macrotask turn (setImmediate), so that an
+ * event arriving in the same read as its trap's ArmTrapResponse finds the trap registered;
+ * pushes behind a waiting one wait too, so that they are dispatched in arrival order.
  */
 import { v1 } from "../../shared/protocol/index.js";
 import type { DriverEvent, InvalidationSink, Subscription } from "../vmi/index.js";
@@ -29,6 +32,8 @@ export class EventHub {
   #answer: Answer | undefined;
   /** Events dispatched and not yet answered (for tests and `seven watch`). */
   #inDispatch = 0;
+  /** Pushes waiting for a macrotask turn (later ones wait behind them). */
+  #waiting = 0;
 
   attach(_driver: unknown, answer: Answer): void {
     this.#answer = answer;
@@ -46,11 +51,24 @@ export class EventHub {
   push(r: v1.Response): void {
     if (r.body.case === "event") {
       const ev = r.body.value;
-      setImmediate(() => void this.#dispatchTrapEvent(ev));
+      this.#schedule(ev.trapId, () => void this.#dispatchTrapEvent(ev));
     } else if (r.body.case === "mappingChanged") {
       const m = r.body.value;
-      setImmediate(() => this.#dispatchMapping(m));
+      this.#schedule(m.trapId, () => this.#dispatchMapping(m));
     }
+  }
+
+  /** Now (after the current callback) if the trap is known and nothing waits; else after a turn. */
+  #schedule(trapId: bigint, dispatch: () => void): void {
+    if (this.#waiting === 0 && this.#traps.has(trapId)) {
+      queueMicrotask(dispatch);
+      return;
+    }
+    this.#waiting++;
+    setImmediate(() => {
+      this.#waiting--;
+      dispatch();
+    });
   }
 
   async arm(
