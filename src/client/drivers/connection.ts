@@ -62,7 +62,8 @@ export class V1Connection {
   readonly peer: string;
   readonly stats: ConnectionStats = { requests: 0, responses: 0, pushed: 0, bytesSent: 0, bytesReceived: 0, maxInFlight: 0 };
   readonly #stream: Duplex;
-  readonly #decoder = new FrameDecoder({ maxFrameBytes: MAX_INCOMING_FRAME });
+  /** The stream hands over a fresh buffer per read, so the decoder keeps them without a copy. */
+  readonly #decoder = new FrameDecoder({ maxFrameBytes: MAX_INCOMING_FRAME, adoptPushed: true });
   readonly #queue: Queued[] = [];
   readonly #pending = new Map<bigint, Queued>();
   readonly #opts: ConnectionOptions;

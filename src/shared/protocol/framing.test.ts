@@ -46,6 +46,18 @@ test("decoder: frames split byte by byte come out whole and in order", () => {
   assert.equal(d.buffered, 0);
 });
 
+test("decoder: pushed bytes are copied unless adoptPushed (then kept as they are: no copy per push)", () => {
+  for (const adoptPushed of [false, true]) {
+    const d = new FrameDecoder({ maxFrameBytes: 100, adoptPushed });
+    const first = Uint8Array.of(4, 1, 2); // prefix (4) and half of the message
+    d.push(first);
+    first.fill(7); // the caller reuses its buffer
+    d.push(Uint8Array.of(3, 4));
+    assert.deepEqual(d.next(), adoptPushed ? Uint8Array.of(7, 7, 3, 4) : Uint8Array.of(1, 2, 3, 4), `adoptPushed ${adoptPushed}`);
+    assert.equal(d.buffered, 0);
+  }
+});
+
 test("decoder: a length over the limit fails at the prefix, before the body arrives, and stays failed", () => {
   const d = new FrameDecoder({ maxFrameBytes: 100 });
   assert.throws(() => d.push(encodeVarint(101)), (e: unknown) => e instanceof FramingError && e.code === "FRAME_TOO_LARGE");
