@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { VmiError, openImage, registerSet, type Driver, type PhysRange, type ReadResult } from "../vmi/index.js";
 import { SparseDriver } from "../vmi/testing/sparse-driver.js";
 import { AcquireError } from "./errors.js";
-import { dumpMemory, subtractRegions } from "./dump.js";
+import { defaultReadAhead, dumpMemory, subtractRegions } from "./dump.js";
 import { readJournal } from "./journal.js";
 
 const MiB = 1n << 20n;
@@ -120,6 +120,30 @@ describe("dumpMemory", () => {
       assert.deepEqual(files[1], files[0]);
       assert.deepEqual(files[2], files[0]);
     }
+  });
+
+  it("by default keeps about 24 MiB of chunk reads ahead (1 to 16 chunks)", async () => {
+    assert.deepEqual([64 << 20, 8 << 20, 4 << 20, 1 << 20, 1 << 16].map(defaultReadAhead), [1, 3, 6, 16, 16]);
+    const src = machine();
+    let out = 0;
+    let most = 0;
+    const slow: Driver = {
+      name: "slow",
+      capabilities: src.capabilities,
+      info: () => src.info(),
+      readPhys: async (r) => {
+        most = Math.max(most, ++out);
+        await new Promise((res) => setImmediate(res));
+        out--;
+        return src.readPhys(r);
+      },
+      close: () => src.close(),
+    };
+    const dir = await tmp();
+    await dumpMemory(slow, { out: join(dir, "d.raw"), format: "raw", source: "vm", exclude, chunkSize: 1 << 16 });
+    assert.equal(most, defaultReadAhead(1 << 16) + 1);
+    await dumpMemory(src, { out: join(dir, "e.raw"), format: "raw", source: "vm", exclude, chunkSize: 1 << 16, readAhead: 0 });
+    assert.deepEqual(await readFile(join(dir, "d.raw")), await readFile(join(dir, "e.raw")));
   });
 
   it("stops on an abort signal, and refuses --resume without a journal", async () => {

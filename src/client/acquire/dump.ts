@@ -38,7 +38,7 @@ export interface DumpMemoryOptions {
   readonly resume?: boolean;
   /** Bytes per read (default DEFAULT_DUMP_CHUNK). */
   readonly chunkSize?: number;
-  /** Reads in flight beyond the chunk being written (default DEFAULT_DUMP_READ_AHEAD). */
+  /** Reads in flight beyond the chunk being written (default `defaultReadAhead(chunkSize)`). */
   readonly readAhead?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: DumpProgress) => void;
@@ -59,7 +59,22 @@ export interface DumpResult {
 }
 
 export const DEFAULT_DUMP_CHUNK = 4 << 20;
+/** The least read-ahead by default (chunks). */
 export const DEFAULT_DUMP_READ_AHEAD = 1;
+/**
+ * Guest bytes requested ahead of the chunk being written, by default. A live agent's reply
+ * stream holds several MiB between the agent and this process (its TX ring, the host's and
+ * the kernel's socket buffers); with less than that asked for ahead, the agent runs out of
+ * requests at every chunk and waits a round trip for the next ones.
+ */
+export const DEFAULT_DUMP_AHEAD_BYTES = 24 << 20;
+/** Most chunks read ahead by default (the image writers accept up to 64). */
+const MAX_DEFAULT_READ_AHEAD = 16;
+
+/** The default read-ahead for a chunk size: DEFAULT_DUMP_AHEAD_BYTES worth of chunks, within [1, 16]. */
+export function defaultReadAhead(chunkSize: number): number {
+  return Math.min(MAX_DEFAULT_READ_AHEAD, Math.max(DEFAULT_DUMP_READ_AHEAD, Math.ceil(DEFAULT_DUMP_AHEAD_BYTES / Math.max(1, chunkSize))));
+}
 
 const mib = (n: bigint): string => (Number(n) / (1 << 20)).toFixed(1);
 
@@ -80,17 +95,22 @@ export function subtractRegions(ranges: readonly MemoryRange[], exclude: readonl
   return out;
 }
 
-/** A sink over the partial file that drops the first `skip` bytes (already there from an earlier run). */
+/**
+ * A sink over the partial file that drops the first `skip` bytes (already there from an
+ * earlier run). An abort stops the dump at the next write, however many reads are ahead.
+ */
 class ResumingSink implements ByteSink {
   #pos = 0;
   constructor(
     readonly fh: FileHandle,
     readonly skip: number,
+    readonly signal?: AbortSignal,
   ) {}
   get position(): number {
     return this.#pos;
   }
   async write(bytes: Uint8Array): Promise<void> {
+    if (this.signal?.aborted) throw interrupted();
     const start = this.#pos;
     this.#pos += bytes.length;
     if (this.#pos <= this.skip) return;
@@ -106,7 +126,7 @@ class ResumingSink implements ByteSink {
 export async function dumpMemory(driver: Driver, opts: DumpMemoryOptions): Promise<DumpResult> {
   const t0 = performance.now();
   const chunkSize = opts.chunkSize ?? DEFAULT_DUMP_CHUNK;
-  const readAhead = opts.readAhead ?? DEFAULT_DUMP_READ_AHEAD;
+  const readAhead = opts.readAhead ?? defaultReadAhead(chunkSize);
   const ranges = subtractRegions(opts.ranges ?? (await driver.info()).memoryRanges, opts.exclude ?? []).filter((r) => r.len > 0n);
   if (ranges.length === 0) throw new AcquireError("NOTHING_TO_DUMP", `${driver.name} has no memory to dump`, { driver: driver.name });
   const total = ranges.reduce((s, r) => s + r.len, 0n);
@@ -157,7 +177,7 @@ export async function dumpMemory(driver: Driver, opts: DumpMemoryOptions): Promi
   }
 
   const skipData = BigInt(journal.dataBytes);
-  const sink = new ResumingSink(fh, journal.fileBytes);
+  const sink = new ResumingSink(fh, journal.fileBytes, opts.signal);
   // Offset of each range's first byte in the concatenated guest data.
   const starts: bigint[] = [];
   ranges.reduce((acc, r) => (starts.push(acc), acc + r.len), 0n);
@@ -167,7 +187,7 @@ export async function dumpMemory(driver: Driver, opts: DumpMemoryOptions): Promi
   };
   let readBytes = 0n;
   const read: ChunkSource = async (gpa, len) => {
-    if (opts.signal?.aborted) throw new AcquireError("DUMP_INTERRUPTED", "interrupted", { reason: "signal" });
+    if (opts.signal?.aborted) throw interrupted();
     if (dataOffset(gpa) + BigInt(len) <= skipData) return new Uint8Array(len);
     const [r] = await driver.readPhys([{ gpa, len }]);
     if (r instanceof VmiError) throw r;
@@ -219,6 +239,10 @@ export async function dumpMemory(driver: Driver, opts: DumpMemoryOptions): Promi
     resumedAt: opts.resume ? skipData : undefined,
     ms: performance.now() - t0,
   };
+}
+
+function interrupted(): AcquireError {
+  return new AcquireError("DUMP_INTERRUPTED", "interrupted", { reason: "signal" });
 }
 
 /** A raw image: file offset = guest-physical address, holes zero-filled. */
