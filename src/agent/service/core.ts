@@ -393,6 +393,7 @@ export class VmiCore {
     // map, another process's), so the watched VA of the trap is not claimed for it.
     const gvaKnown = access === ACCESS.EXECUTE;
     const gva = gvaKnown ? rip : 0n;
+    let registers: v1.RegisterSet | undefined;
     const event: TrapEvent = {
       eventId: this.#nextEvent++,
       trap,
@@ -401,7 +402,10 @@ export class VmiCore {
       gpa,
       gva,
       gvaKnown,
-      registers: registerSet(vcpu, vmsa, true),
+      vmsa,
+      get registers() {
+        return (registers ??= registerSet(vcpu, vmsa, true));
+      },
       timeNs: this.backend.now(),
     };
     this.#events.set(event.eventId, { event, port });

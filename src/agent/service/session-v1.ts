@@ -23,6 +23,7 @@ import {
 import type { PagingLevels } from "../../shared/spec/index.js";
 import { RequestError, Status } from "../errors.js";
 import type { ReportOutcome, SessionPort, TrapEvent, MappingChange, VmiCore } from "./core.js";
+import { encodeEventFrame } from "./event-frame.js";
 import { gatherList } from "./gather.js";
 import { MemoryOps } from "./memory.js";
 import { memoryReplyFrame } from "./read-replies.js";
@@ -168,21 +169,10 @@ export class V1Session implements Session, SessionPort {
     return !this.#closed;
   }
 
+  /** Framed straight from the VMSA at the hit (event-frame.ts), the same bytes as a pushed Response{event}. */
   deliverEvent(e: TrapEvent): void {
-    this.#push({
-      case: "event",
-      value: create(v1.EventSchema, {
-        eventId: e.eventId,
-        trapId: e.trap.id,
-        vcpu: e.vcpu,
-        access: e.access as v1.Access,
-        gpa: e.gpa,
-        gva: e.gva,
-        gvaKnown: e.gvaKnown,
-        registers: e.registers,
-        timeNs: e.timeNs,
-      }),
-    });
+    if (this.#closed) return;
+    this.#io.send(encodeEventFrame({ eventId: e.eventId, trapId: e.trap.id, vcpu: e.vcpu, access: e.access, gpa: e.gpa, gva: e.gva, gvaKnown: e.gvaKnown, timeNs: e.timeNs }, e.vmsa));
   }
 
   deliverMappingChanged(m: MappingChange): void {

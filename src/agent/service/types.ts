@@ -25,6 +25,9 @@ export interface TrapEvent {
   readonly gpa: bigint;
   readonly gva: bigint;
   readonly gvaKnown: boolean;
+  /** The context's VMSA at the hit (a copy): where `registers` come from. */
+  readonly vmsa: Uint8Array;
+  /** Built when first read (the v1 session frames the event from `vmsa` directly). */
   readonly registers: v1.RegisterSet;
   readonly timeNs: bigint;
 }
