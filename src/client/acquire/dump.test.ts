@@ -146,6 +146,24 @@ describe("dumpMemory", () => {
     assert.deepEqual(await readFile(join(dir, "d.raw")), await readFile(join(dir, "e.raw")));
   });
 
+  it("reads a raw image's chunks as parts of at most 1 MiB in one readPhys each, and writes the guest's bytes, holes zero-filled", async () => {
+    const src = machine();
+    const calls: (readonly PhysRange[])[] = [];
+    const spy: Driver = { name: "spy", capabilities: src.capabilities, info: () => src.info(), readPhys: (r) => (calls.push(r), src.readPhys(r)), close: () => src.close() };
+    const out = join(await tmp(), "p.raw");
+    await dumpMemory(spy, { out, format: "raw", source: "vm", exclude, chunkSize: 3 << 19 });
+    for (const c of calls) {
+      assert.ok(c.every((r) => r.len <= Number(MiB)));
+      c.forEach((r, i) => i > 0 && assert.equal(r.gpa, c[i - 1]!.gpa + BigInt(c[i - 1]!.len), "the parts tile the chunk"));
+    }
+    assert.ok(calls.some((c) => c.length === 2));
+    const file = await readFile(out);
+    const want = await src.readPhys([{ gpa: 0n, len: Number(4n * MiB) }, { gpa: 5n * MiB, len: Number(MiB) }]);
+    assert.deepEqual(file.subarray(0, Number(4n * MiB)), Buffer.from(want[0] as Uint8Array));
+    assert.deepEqual(file.subarray(Number(4n * MiB), Number(5n * MiB)), Buffer.alloc(Number(MiB)), "the excluded hole is zeros");
+    assert.deepEqual(file.subarray(Number(5n * MiB)), Buffer.from(want[1] as Uint8Array));
+  });
+
   it("stops on an abort signal, and refuses --resume without a journal", async () => {
     const src = machine();
     const out = join(await tmp(), "m.lime");

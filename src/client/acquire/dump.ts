@@ -13,7 +13,6 @@
 import { open, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import {
   VmiError,
-  pipelinedChunks,
   writeElfCore,
   writeLime,
   type ByteSink,
@@ -59,6 +58,8 @@ export interface DumpResult {
 }
 
 export const DEFAULT_DUMP_CHUNK = 4 << 20;
+/** Largest read of one chunk's parts (a live agent's largest range by default). */
+const DUMP_PART = 1 << 20;
 /** The least read-ahead by default (chunks). */
 export const DEFAULT_DUMP_READ_AHEAD = 1;
 /**
@@ -109,6 +110,32 @@ class ResumingSink implements ByteSink {
   get position(): number {
     return this.#pos;
   }
+  /** Writes the parts in order (one writev past the skipped bytes); returns how many bytes. */
+  async writeParts(parts: readonly Uint8Array[]): Promise<number> {
+    const n = parts.reduce((s, p) => s + p.length, 0);
+    if (parts.length === 1 || this.#pos < this.skip) {
+      for (const p of parts) await this.write(p);
+      return n;
+    }
+    if (this.signal?.aborted) throw interrupted();
+    const at = this.#pos;
+    this.#pos += n;
+    let { bytesWritten: skip } = await this.fh.writev(parts, at);
+    // A short writev: the rest part by part.
+    let base = at;
+    for (const p of parts) {
+      if (skip >= p.length) {
+        skip -= p.length;
+        base += p.length;
+        continue;
+      }
+      for (let d = skip; d < p.length; ) d += (await this.fh.write(p, d, p.length - d, base + d)).bytesWritten;
+      skip = 0;
+      base += p.length;
+    }
+    return n;
+  }
+
   async write(bytes: Uint8Array): Promise<void> {
     if (this.signal?.aborted) throw interrupted();
     const start = this.#pos;
@@ -186,15 +213,24 @@ export async function dumpMemory(driver: Driver, opts: DumpMemoryOptions): Promi
     return 0n;
   };
   let readBytes = 0n;
-  const read: ChunkSource = async (gpa, len) => {
+  // A chunk is read as parts of at most DUMP_PART bytes, in one readPhys: a live driver
+  // answers each part with a reply of its own and hands its bytes over without a copy.
+  const readParts = async (gpa: bigint, len: number): Promise<Uint8Array[]> => {
     if (opts.signal?.aborted) throw interrupted();
-    if (dataOffset(gpa) + BigInt(len) <= skipData) return new Uint8Array(len);
-    const [r] = await driver.readPhys([{ gpa, len }]);
-    if (r instanceof VmiError) throw r;
-    if (!r || r.length !== len) throw new VmiError("DRIVER_FAILED", `${driver.name} returned a short read at 0x${gpa.toString(16)}`, { gpa, len });
+    if (dataOffset(gpa) + BigInt(len) <= skipData) return [new Uint8Array(len)];
+    const want: { gpa: bigint; len: number }[] = [];
+    for (let o = 0; o < len; o += DUMP_PART) want.push({ gpa: gpa + BigInt(o), len: Math.min(DUMP_PART, len - o) });
+    const got = await driver.readPhys(want);
+    const parts = want.map((w, i) => {
+      const r = got[i];
+      if (r instanceof VmiError) throw r;
+      if (!r || r.length !== w.len) throw new VmiError("DRIVER_FAILED", `${driver.name} returned a short read at 0x${w.gpa.toString(16)}`, { gpa: w.gpa, len: w.len });
+      return r;
+    });
     readBytes += BigInt(len);
-    return r;
+    return parts;
   };
+  const read: ChunkSource = async (gpa, len) => concat(await readParts(gpa, len));
   let journalChain: Promise<void> = Promise.resolve();
   const onProgress = (p: DumpProgress): void => {
     opts.onProgress?.(p);
@@ -213,7 +249,7 @@ export async function dumpMemory(driver: Driver, opts: DumpMemoryOptions): Promi
     else if (opts.format === "elf") {
       const vcpus = opts.vcpus ?? (driver.capabilities.registers && driver.getRegisters ? (await driver.getRegisters()).map((v) => v.regs) : []);
       await writeElfCore(sink, ranges, read, { ...w, vcpus });
-    } else await writeRaw(sink, ranges, read, w);
+    } else await writeRaw(sink, ranges, readParts, w);
     await journalChain;
   } catch (e) {
     await journalChain.catch(() => undefined);
@@ -245,8 +281,57 @@ function interrupted(): AcquireError {
   return new AcquireError("DUMP_INTERRUPTED", "interrupted", { reason: "signal" });
 }
 
+/** One buffer of the parts (no copy for one part). */
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/**
+ * Reads [start, end) in chunks of at most `chunk` bytes with `ahead` + 1 reads in flight and
+ * hands each chunk's parts to `use` in order (pipelinedChunks, for chunks read in parts).
+ */
+async function pipelinedParts(
+  read: (gpa: bigint, len: number) => Promise<Uint8Array[]>,
+  start: bigint,
+  end: bigint,
+  chunk: bigint,
+  ahead: number,
+  use: (parts: Uint8Array[]) => Promise<void>,
+): Promise<void> {
+  const inFlight: Promise<Uint8Array[]>[] = [];
+  let next = start;
+  const fill = (): void => {
+    while (inFlight.length <= ahead && next < end) {
+      const len = Number(end - next < chunk ? end - next : chunk);
+      const p = read(next, len);
+      // Awaited in turn; keep a failure ahead from becoming an unhandled rejection meanwhile.
+      p.catch(() => undefined);
+      inFlight.push(p);
+      next += BigInt(len);
+    }
+  };
+  fill();
+  while (inFlight.length > 0) {
+    const parts = await inFlight.shift()!;
+    fill();
+    await use(parts);
+  }
+}
+
 /** A raw image: file offset = guest-physical address, holes zero-filled. */
-async function writeRaw(sink: ByteSink, ranges: readonly MemoryRange[], read: ChunkSource, o: { chunkSize: number; readAhead: number; onProgress: (p: DumpProgress) => void }): Promise<void> {
+async function writeRaw(
+  sink: ResumingSink,
+  ranges: readonly MemoryRange[],
+  read: (gpa: bigint, len: number) => Promise<Uint8Array[]>,
+  o: { chunkSize: number; readAhead: number; onProgress: (p: DumpProgress) => void },
+): Promise<void> {
   const total = ranges.reduce((s, r) => s + r.len, 0n);
   const chunk = BigInt(o.chunkSize);
   let pos = 0n;
@@ -257,10 +342,10 @@ async function writeRaw(sink: ByteSink, ranges: readonly MemoryRange[], read: Ch
       await sink.write(new Uint8Array(n));
       pos += BigInt(n);
     }
-    await pipelinedChunks(read, r.gpa, r.gpa + r.len, chunk, o.readAhead, async (b) => {
-      await sink.write(b);
-      pos += BigInt(b.length);
-      done += BigInt(b.length);
+    await pipelinedParts(read, r.gpa, r.gpa + r.len, chunk, o.readAhead, async (parts) => {
+      const n = await sink.writeParts(parts);
+      pos += BigInt(n);
+      done += BigInt(n);
       o.onProgress({ done, total });
     });
   }

@@ -565,12 +565,14 @@ export class AgentV1Driver implements Driver {
     const replies = await Promise.all(batches.map((b) => this.#call(make(b.map((p) => ({ addr: p.addr, len: p.len }))), "read", op)));
     const pieces: Piece[] = [];
     const results: (Uint8Array | VmiError)[] = [];
+    const alone: boolean[] = [];
     replies.forEach((rep, k) => {
       const b = batches[k]!;
       if (rep.chunks.length !== b.length) throw this.#wrap(this.#conn.protocolError(`${op}: ${rep.chunks.length} chunks for ${b.length} ranges`), op);
       b.forEach((p, i) => {
         const c = rep.chunks[i]!;
         pieces.push(p);
+        alone.push(b.length === 1);
         if (c.status === v1.Status.OK) onChunk?.(p, c);
         results.push(
           c.status === v1.Status.OK
@@ -583,6 +585,7 @@ export class AgentV1Driver implements Driver {
       ranges.map((r) => r.len),
       pieces,
       results,
+      alone,
     );
   }
 

@@ -65,4 +65,21 @@ describe("batching by the agent's limits", () => {
     assert.equal(b, err);
     assert.deepEqual(chunksOf([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]);
   });
+
+  it("hands over a whole range's piece as it is when it was alone in its reply, and copies it otherwise", () => {
+    const lens = [4096, 4096, 8192, 0];
+    const pieces = [
+      { index: 0, offset: 0, addr: 0n, len: 4096 },
+      { index: 1, offset: 0, addr: 0x1000n, len: 4096 },
+      { index: 2, offset: 0, addr: 0x2000n, len: 4096 },
+      { index: 2, offset: 4096, addr: 0x3000n, len: 4096 },
+    ];
+    const results = pieces.map((p) => new Uint8Array(p.len).fill(p.index + 1 + p.offset / 4096));
+    const out = assemble(lens, pieces, results, [true, false, true, true]);
+    assert.equal(out[0], results[0], "alone and whole: the same bytes, no copy");
+    assert.notEqual(out[1], results[1], "shares its reply: copied");
+    assert.deepEqual(out[1], results[1]);
+    assert.deepEqual(out[2], Uint8Array.from([...results[2]!, ...results[3]!]), "two pieces: assembled");
+    assert.deepEqual(out[3], new Uint8Array(0));
+  });
 });

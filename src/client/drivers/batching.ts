@@ -78,14 +78,28 @@ export function chunksOf<T>(xs: readonly T[], n: number): T[][] {
 
 /**
  * Reassembles per-range results from piece results: the bytes, or the first failing
- * piece's error (in address order).
+ * piece's error (in address order). A piece that is a whole range and `alone[k]` (the only
+ * data of its reply, so a view of it holds nothing else alive) is returned as it is, not
+ * copied.
  */
-export function assemble(lens: readonly number[], pieces: readonly Piece[], results: readonly (Uint8Array | VmiError)[]): (Uint8Array | VmiError)[] {
-  const out: (Uint8Array | VmiError)[] = lens.map((len) => new Uint8Array(len));
+export function assemble(
+  lens: readonly number[],
+  pieces: readonly Piece[],
+  results: readonly (Uint8Array | VmiError)[],
+  alone?: readonly boolean[],
+): (Uint8Array | VmiError)[] {
+  const count = lens.map(() => 0);
+  for (const p of pieces) count[p.index]!++;
+  const out: (Uint8Array | VmiError | undefined)[] = lens.map(() => undefined);
   pieces.forEach((p, k) => {
-    const cur = out[p.index]!;
+    const r0 = results[k];
+    if (alone?.[k] === true && count[p.index] === 1 && p.offset === 0 && r0 instanceof Uint8Array && r0.length === lens[p.index]) {
+      out[p.index] = r0;
+      return;
+    }
+    const cur = (out[p.index] ??= new Uint8Array(lens[p.index]!));
     if (cur instanceof VmiError) return;
-    const r = results[k];
+    const r = r0;
     if (r === undefined) {
       out[p.index] = new VmiError("DRIVER_FAILED", "the agent returned too few chunks");
       return;
@@ -100,5 +114,5 @@ export function assemble(lens: readonly number[], pieces: readonly Piece[], resu
     }
     cur.set(r, p.offset);
   });
-  return out;
+  return out.map((o, i) => o ?? new Uint8Array(lens[i]!));
 }
