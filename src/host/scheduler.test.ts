@@ -450,3 +450,15 @@ test("the loop's event-loop turn comes after what the round queued: a nextTick â
   await w.host.stop();
   assert.deepEqual(seen, [true], "the completion ran before the next round");
 });
+
+test("by default a slice is 4 instructions while a context is held at an event", () => {
+  const w = testWorld({ vcpus: 2, scheduler: { guestBudget: 4000 } });
+  w.host.round();
+  w.agent.holdVcpus.add(0);
+  faultOnce(w, 0);
+  w.host.round(); // vCPU 0 faults; its agent holds it
+  assert.deepEqual(w.host.guestStates(), ["held", "runnable"]);
+  const r = retired1(w, 1);
+  w.host.round();
+  assert.equal(retired1(w, 1) - r, 4);
+});

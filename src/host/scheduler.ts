@@ -102,7 +102,8 @@ export interface SchedulerOptions {
   readonly sliceMs?: number;
   /**
    * VMPL1 instructions per slice while something waits on the agent or the network (held or
-   * paused contexts, agent work, relayed bytes in flight, recent NIC traffic); default 16.
+   * paused contexts, agent work, relayed bytes in flight, recent NIC traffic); default 4
+   * (about 20 µs of the guest model: the loop looks at the network that often).
    */
   readonly latencyBudget?: number;
   /** How long slices stay short after the last relayed bytes (ms, default 10; 0: not at all). */
@@ -128,7 +129,7 @@ export type StopReason =
 /** How many VMRUNs one agent turn may take in one round (guest requests inside a turn). */
 const MAX_AGENT_VMRUNS_PER_ROUND = 16;
 const IDLE_MAX_MS = 100;
-const DEFAULT_LATENCY_BUDGET = 16;
+const DEFAULT_LATENCY_BUDGET = 4;
 const DEFAULT_LINGER_MS = 10;
 
 export class Scheduler {
