@@ -527,7 +527,7 @@ describe("kernel text through a live driver", () => {
       return inner(dtb, ranges);
     };
     const remote = await hashKernelText(k);
-    assert.deepEqual([most >= 2, most <= 3], [true, true], `${most} reads in flight at most`);
+    assert.deepEqual([most >= 2, most <= 8], [true, true], `${most} reads in flight at most`);
     assert.ok(remote.pages.length > 256 * 3);
     assert.equal(remote.digest, (await hashKernelText(await s.kernel())).digest);
   });

@@ -18,7 +18,7 @@ const TEXT = requirements("kernel-text", { symbols: ["_stext", "_etext"] });
 const PAGE = 4096;
 const CHUNK_PAGES = 256;
 /** Chunks read ahead of the one being hashed. */
-const CHUNKS_IN_FLIGHT = 3;
+const CHUNKS_IN_FLIGHT = 8;
 const MAX_FINDINGS = 32;
 
 /** Per-page digests (and the whole-range digest) of the kernel text as it is in memory now. */
