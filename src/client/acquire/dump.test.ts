@@ -35,6 +35,27 @@ function failing(inner: Driver, n: number): Driver {
 const tmp = (): Promise<string> => mkdtemp(join(tmpdir(), "seven-dump-"));
 const exclude = [{ start: 4n * MiB, end: 5n * MiB }];
 
+/** `src` answering each read a turn of the event loop later; `most` = the most reads in flight seen. */
+function slowDriver(src: Driver): Driver & { readonly most: number } {
+  let out = 0;
+  let most = 0;
+  return {
+    name: "slow",
+    capabilities: src.capabilities,
+    info: () => src.info(),
+    readPhys: async (r) => {
+      most = Math.max(most, ++out);
+      await new Promise((res) => setImmediate(res));
+      out--;
+      return src.readPhys(r);
+    },
+    close: () => src.close(),
+    get most() {
+      return most;
+    },
+  };
+}
+
 describe("dumpMemory", () => {
   it("subtracts excluded regions", () => {
     assert.deepEqual(subtractRegions([{ gpa: 0n, len: 6n * MiB }], exclude), [
@@ -98,23 +119,10 @@ describe("dumpMemory", () => {
     for (const format of ["raw", "lime"] as const) {
       const files: Buffer[] = [];
       for (const readAhead of [0, 1, 3]) {
-        let out = 0;
-        let most = 0;
-        const slow: Driver = {
-          name: "slow",
-          capabilities: src.capabilities,
-          info: () => src.info(),
-          readPhys: async (r) => {
-            most = Math.max(most, ++out);
-            await new Promise((res) => setImmediate(res));
-            out--;
-            return src.readPhys(r);
-          },
-          close: () => src.close(),
-        };
+        const slow = slowDriver(src);
         const path = join(dir, `${format}-${readAhead}`);
         await dumpMemory(slow, { out: path, format, source: "vm", exclude, chunkSize: 1 << 19, readAhead });
-        assert.equal(most, readAhead + 1, `${format}, read-ahead ${readAhead}`);
+        assert.equal(slow.most, readAhead + 1, `${format}, read-ahead ${readAhead}`);
         files.push(await readFile(path));
       }
       assert.deepEqual(files[1], files[0]);
@@ -125,23 +133,10 @@ describe("dumpMemory", () => {
   it("by default keeps about 24 MiB of chunk reads ahead (1 to 16 chunks)", async () => {
     assert.deepEqual([64 << 20, 8 << 20, 4 << 20, 1 << 20, 1 << 16].map(defaultReadAhead), [1, 3, 6, 16, 16]);
     const src = machine();
-    let out = 0;
-    let most = 0;
-    const slow: Driver = {
-      name: "slow",
-      capabilities: src.capabilities,
-      info: () => src.info(),
-      readPhys: async (r) => {
-        most = Math.max(most, ++out);
-        await new Promise((res) => setImmediate(res));
-        out--;
-        return src.readPhys(r);
-      },
-      close: () => src.close(),
-    };
+    const slow = slowDriver(src);
     const dir = await tmp();
     await dumpMemory(slow, { out: join(dir, "d.raw"), format: "raw", source: "vm", exclude, chunkSize: 1 << 16 });
-    assert.equal(most, defaultReadAhead(1 << 16) + 1);
+    assert.equal(slow.most, defaultReadAhead(1 << 16) + 1);
     await dumpMemory(src, { out: join(dir, "e.raw"), format: "raw", source: "vm", exclude, chunkSize: 1 << 16, readAhead: 0 });
     assert.deepEqual(await readFile(join(dir, "d.raw")), await readFile(join(dir, "e.raw")));
   });
